@@ -1,0 +1,336 @@
+import { assign, setup } from 'xstate';
+
+/**
+ * One WebSocket session of the hub, as a pure state machine.
+ *
+ * The machine never owns a timer: every event carries `now`, deadlines live in
+ * context, and the Durable Object's single alarm delivers `TICK` at the
+ * earliest one. That keeps the machine correct across hibernation, where any
+ * in-process timer would be lost, and lets the harness replay it on a
+ * simulated clock.
+ *
+ * Actions that touch the outside world (`sendDisconnectNotice`,
+ * `sendDisconnectAck`, `closeSocket`, `releaseResources`) have no
+ * implementation here: the hub core runs the machine through xstate's pure
+ * `transition()` and turns each returned action into an effect, in order. The
+ * order of a transition's action list is therefore the wire order, which is
+ * how acknowledge-before-close is guaranteed.
+ */
+
+export type DisconnectReason =
+  | 'duplicate_connection'
+  | 'heartbeat_timeout'
+  | 'connect_timeout'
+  | 'rate_limit_abuse'
+  | 'token_expired'
+  | 'server_shutdown';
+
+export const CLOSE_CODES = {
+  normal: 1000,
+  serverShutdown: 1001,
+  policy: 1008,
+  versionMismatch: 4400,
+  unauthorized: 4401,
+  timeout: 4408,
+  duplicate: 4409,
+} as const;
+
+export interface SessionContext {
+  sessionId: string;
+  /** Verified identity once connected (`@(...)`), null while connecting. */
+  identity: string | null;
+  capabilities: string[];
+  openedAt: number;
+  /** Last time the client showed it is alive (any frame, heartbeat or auto-answered ping). */
+  lastSeen: number;
+  connectDeadline: number | null;
+  connectTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  /** When the rate-limit bucket holds a token again; set only in `rate-limited`. */
+  rateLimitedUntil: number | null;
+  /** Where `rate-limited` returns to: the client may have paused before or during it. */
+  resumeTo: 'registered' | 'paused';
+  /** A closing session that never sees the peer's close is released at this time. */
+  closeDeadline: number | null;
+  closeCode: number | null;
+  closeReason: string | null;
+}
+
+export interface SessionInput {
+  sessionId: string;
+  now: number;
+  connectTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+export type SessionEvent =
+  | { type: 'CONNECT_ACCEPTED'; now: number; identity: string; capabilities: string[] }
+  | { type: 'CONNECT_REFUSED'; now: number; code: number; reason: string }
+  | { type: 'FRAME'; now: number }
+  | { type: 'HEARTBEAT'; now: number }
+  | { type: 'TICK'; now: number; pingAt: number | null }
+  | { type: 'DUPLICATE_DETECTED'; now: number }
+  | { type: 'RATE_LIMIT_EXHAUSTED'; now: number; retryAt: number }
+  | { type: 'RATE_LIMIT_REFILLED'; now: number }
+  | { type: 'RATE_LIMIT_ABUSE'; now: number }
+  | { type: 'PAUSE'; now: number }
+  | { type: 'RESUME'; now: number }
+  | { type: 'DISCONNECT_REQUESTED'; now: number; requestId: string }
+  | { type: 'TOKEN_EXPIRED'; now: number }
+  | { type: 'SHUTDOWN'; now: number }
+  | { type: 'SOCKET_CLOSED'; now: number; code: number };
+
+/** How long a closing socket may take to confirm the close before it is released anyway. */
+export const CLOSE_GRACE_MS = 5_000;
+
+export interface NoticeParams {
+  reason: DisconnectReason;
+  message: string;
+}
+export interface CloseParams {
+  code: number;
+  reason: string;
+}
+
+const livenessOf = (context: SessionContext, event: SessionEvent): number => {
+  const at = event.type === 'TICK' && event.pingAt !== null ? Math.max(event.pingAt, context.lastSeen) : context.lastSeen;
+  return at;
+};
+
+/**
+ * Effect actions only describe what must happen; `params` carry the data.
+ * The implementations are deliberately empty: the hub core interprets them.
+ */
+const effect = <P>() => (_: unknown, _params: P) => {};
+
+/**
+ * Transitions every live state (registered, paused, rate-limited) shares.
+ * They are attached below rather than on a parent state so that the state
+ * value stays a flat, readable name ("registered", not {live: "registered"}).
+ */
+const heartbeatTimeoutActions = [
+  { type: 'markClosing', params: { code: CLOSE_CODES.timeout, reason: 'heartbeat_timeout' } },
+  {
+    type: 'sendDisconnectNotice',
+    params: { reason: 'heartbeat_timeout', message: 'No frame or ping arrived within the heartbeat timeout.' },
+  },
+  { type: 'closeSocket', params: { code: CLOSE_CODES.timeout, reason: 'heartbeat_timeout' } },
+] as const;
+
+const liveTransitions = {
+  FRAME: { actions: 'touch' },
+  HEARTBEAT: { actions: 'touch' },
+  DUPLICATE_DETECTED: {
+    target: 'closing',
+    actions: [
+      { type: 'markClosing', params: { code: CLOSE_CODES.duplicate, reason: 'duplicate_connection' } },
+      {
+        type: 'sendDisconnectNotice',
+        params: {
+          reason: 'duplicate_connection',
+          message: 'Another connection registered this actor; the newest connection wins.',
+        },
+      },
+      { type: 'closeSocket', params: { code: CLOSE_CODES.duplicate, reason: 'duplicate_connection' } },
+    ],
+  },
+  RATE_LIMIT_ABUSE: {
+    target: 'closing',
+    actions: [
+      { type: 'markClosing', params: { code: CLOSE_CODES.policy, reason: 'rate_limit_abuse' } },
+      {
+        type: 'sendDisconnectNotice',
+        params: { reason: 'rate_limit_abuse', message: 'Sustained sending far above the rate limit.' },
+      },
+      { type: 'closeSocket', params: { code: CLOSE_CODES.policy, reason: 'rate_limit_abuse' } },
+    ],
+  },
+  TOKEN_EXPIRED: {
+    target: 'closing',
+    actions: [
+      { type: 'markClosing', params: { code: CLOSE_CODES.unauthorized, reason: 'token_expired' } },
+      { type: 'sendDisconnectNotice', params: { reason: 'token_expired', message: 'The session token expired.' } },
+      { type: 'closeSocket', params: { code: CLOSE_CODES.unauthorized, reason: 'token_expired' } },
+    ],
+  },
+  DISCONNECT_REQUESTED: {
+    target: 'closing',
+    actions: [
+      { type: 'markClosing', params: { code: CLOSE_CODES.normal, reason: 'client_disconnect' } },
+      { type: 'sendDisconnectAck', params: ({ event }: { event: SessionEvent }) => ({
+          requestId: event.type === 'DISCONNECT_REQUESTED' ? event.requestId : '',
+        }), },
+      { type: 'closeSocket', params: { code: CLOSE_CODES.normal, reason: 'client_disconnect' } },
+    ],
+  },
+  SHUTDOWN: {
+    target: 'closing',
+    actions: [
+      { type: 'markClosing', params: { code: CLOSE_CODES.serverShutdown, reason: 'server_shutdown' } },
+      { type: 'sendDisconnectNotice', params: { reason: 'server_shutdown', message: 'The hub is shutting down.' } },
+      { type: 'closeSocket', params: { code: CLOSE_CODES.serverShutdown, reason: 'server_shutdown' } },
+    ],
+  },
+  SOCKET_CLOSED: { target: 'closed', actions: ['markClosed', 'releaseResources'] },
+} as const;
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionEvent,
+    input: {} as SessionInput,
+  },
+  actions: {
+    sendDisconnectNotice: effect<NoticeParams>(),
+    sendDisconnectAck: effect<{ requestId: string }>(),
+    closeSocket: effect<CloseParams>(),
+    releaseResources: effect<undefined>(),
+    acceptIdentity: assign(({ event }) => {
+      if (event.type !== 'CONNECT_ACCEPTED') return {};
+      return {
+        identity: event.identity,
+        capabilities: event.capabilities,
+        connectDeadline: null,
+        lastSeen: event.now,
+      };
+    }),
+    touch: assign(({ context, event }) => ({ lastSeen: Math.max(context.lastSeen, event.now) })),
+    /** An auto-answered ping happened without waking us; fold its time into liveness. */
+    foldPing: assign(({ context, event }) => ({ lastSeen: livenessOf(context, event) })),
+    armRateLimit: assign(({ event }) => ({
+      rateLimitedUntil: event.type === 'RATE_LIMIT_EXHAUSTED' ? event.retryAt : null,
+    })),
+    rememberRegistered: assign({ resumeTo: 'registered' as const }),
+    rememberPaused: assign({ resumeTo: 'paused' as const }),
+    clearRateLimit: assign({ rateLimitedUntil: null }),
+    markClosing: assign(({ event }, params: CloseParams) => ({
+      closeCode: params.code,
+      closeReason: params.reason,
+      closeDeadline: event.now + CLOSE_GRACE_MS,
+      connectDeadline: null,
+      rateLimitedUntil: null,
+    })),
+    markClosed: assign(({ event }) => ({
+      closeCode: event.type === 'SOCKET_CLOSED' ? event.code : null,
+      closeDeadline: null,
+      connectDeadline: null,
+      rateLimitedUntil: null,
+    })),
+  },
+  guards: {
+    connectTimedOut: ({ context, event }) =>
+      context.connectDeadline !== null && event.now >= context.connectDeadline,
+    heartbeatTimedOut: ({ context, event }) =>
+      event.now >= livenessOf(context, event) + context.heartbeatTimeoutMs,
+    rateLimitOver: ({ context, event }) =>
+      context.rateLimitedUntil !== null && event.now >= context.rateLimitedUntil,
+    rateLimitOverWhilePaused: ({ context, event }) =>
+      context.rateLimitedUntil !== null && event.now >= context.rateLimitedUntil && context.resumeTo === 'paused',
+    returnsToPaused: ({ context }) => context.resumeTo === 'paused',
+    closeGraceOver: ({ context, event }) =>
+      context.closeDeadline !== null && event.now >= context.closeDeadline,
+  },
+}).createMachine({
+  id: 'session',
+  initial: 'connecting',
+  context: ({ input }) => ({
+    sessionId: input.sessionId,
+    identity: null,
+    capabilities: [],
+    openedAt: input.now,
+    lastSeen: input.now,
+    connectDeadline: input.now + input.connectTimeoutMs,
+    connectTimeoutMs: input.connectTimeoutMs,
+    heartbeatTimeoutMs: input.heartbeatTimeoutMs,
+    rateLimitedUntil: null,
+    resumeTo: 'registered',
+    closeDeadline: null,
+    closeCode: null,
+    closeReason: null,
+  }),
+  states: {
+    connecting: {
+      on: {
+        CONNECT_ACCEPTED: { target: 'registered', actions: 'acceptIdentity' },
+        CONNECT_REFUSED: {
+          target: 'closing',
+          actions: [
+            { type: 'markClosing', params: ({ event }) => ({ code: event.code, reason: event.reason }) },
+            { type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) },
+          ],
+        },
+        FRAME: { actions: 'touch' },
+        TICK: {
+          guard: 'connectTimedOut',
+          target: 'closing',
+          actions: [
+            { type: 'markClosing', params: { code: CLOSE_CODES.timeout, reason: 'connect_timeout' } },
+            {
+              type: 'sendDisconnectNotice',
+              params: { reason: 'connect_timeout', message: 'No hub:connect arrived within the connect timeout.' },
+            },
+            { type: 'closeSocket', params: { code: CLOSE_CODES.timeout, reason: 'connect_timeout' } },
+          ],
+        },
+        SHUTDOWN: {
+          target: 'closing',
+          actions: [
+            { type: 'markClosing', params: { code: CLOSE_CODES.serverShutdown, reason: 'server_shutdown' } },
+            { type: 'sendDisconnectNotice', params: { reason: 'server_shutdown', message: 'The hub is shutting down.' } },
+            { type: 'closeSocket', params: { code: CLOSE_CODES.serverShutdown, reason: 'server_shutdown' } },
+          ],
+        },
+        SOCKET_CLOSED: { target: 'closed', actions: ['markClosed', 'releaseResources'] },
+      },
+    },
+    registered: {
+      on: {
+        ...liveTransitions,
+        TICK: [
+          { guard: 'heartbeatTimedOut', target: 'closing', actions: heartbeatTimeoutActions },
+          { actions: 'foldPing' },
+        ],
+        PAUSE: { target: 'paused', actions: 'touch' },
+        RATE_LIMIT_EXHAUSTED: { target: 'rate-limited', actions: ['rememberRegistered', 'armRateLimit'] },
+      },
+    },
+    paused: {
+      on: {
+        ...liveTransitions,
+        TICK: [
+          { guard: 'heartbeatTimedOut', target: 'closing', actions: heartbeatTimeoutActions },
+          { actions: 'foldPing' },
+        ],
+        RESUME: { target: 'registered', actions: 'touch' },
+        RATE_LIMIT_EXHAUSTED: { target: 'rate-limited', actions: ['rememberPaused', 'armRateLimit'] },
+      },
+    },
+    'rate-limited': {
+      on: {
+        ...liveTransitions,
+        TICK: [
+          { guard: 'heartbeatTimedOut', target: 'closing', actions: heartbeatTimeoutActions },
+          { guard: 'rateLimitOverWhilePaused', target: 'paused', actions: ['foldPing', 'clearRateLimit'] },
+          { guard: 'rateLimitOver', target: 'registered', actions: ['foldPing', 'clearRateLimit'] },
+          { actions: 'foldPing' },
+        ],
+        RATE_LIMIT_EXHAUSTED: { actions: 'armRateLimit' },
+        RATE_LIMIT_REFILLED: [
+          { guard: 'returnsToPaused', target: 'paused', actions: 'clearRateLimit' },
+          { target: 'registered', actions: 'clearRateLimit' },
+        ],
+        PAUSE: { actions: ['touch', 'rememberPaused'] },
+        RESUME: { actions: ['touch', 'rememberRegistered'] },
+      },
+    },
+    closing: {
+      entry: 'releaseResources',
+      on: {
+        SOCKET_CLOSED: { target: 'closed', actions: 'markClosed' },
+        TICK: { guard: 'closeGraceOver', target: 'closed', actions: 'markClosed' },
+      },
+    },
+    closed: { type: 'final' },
+  },
+});
+

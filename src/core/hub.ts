@@ -1,0 +1,446 @@
+import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/session';
+import type { HubConfig } from '../config';
+import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
+import { isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
+import type { Effect } from './effects';
+import { connectHandler, lifecycleHandlers } from './lifecycle';
+import { countFrame, freshAbuseWindow, fullBucket, hasToken, take } from './rate-limit';
+import { ownsAddress, registryHandlers } from './registry';
+import { Request, type Handler, type HandlerTable, type HubOps } from './request';
+import {
+  deadlineOf,
+  fromAttachment,
+  isLive,
+  newSnapshot,
+  stateOf,
+  stepMachine,
+  toAttachment,
+  type Session,
+} from './session';
+import { Turn, type HubHost } from './turn';
+
+const UNKNOWN_ADDRESS = '@(unknown)';
+const utf8 = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Byte length of a string in UTF-8 without allocating when the answer is obvious. */
+const byteLength = (text: string, limit: number): number =>
+  text.length * 3 <= limit ? text.length : utf8.encode(text).byteLength;
+
+export interface Counters {
+  messagesReceived: number;
+  messagesSent: number;
+  errors: number;
+  connectionsOpened: number;
+  connectionsClosed: number;
+}
+
+/**
+ * The hub core. Each entry point takes one decoded event and the current time
+ * and returns the effects to perform. It holds sessions in memory only as a
+ * cache of their socket attachments, so a fresh instance built from the
+ * attachments after hibernation behaves exactly like the one it replaces.
+ */
+export class HubCore implements HubOps {
+  private readonly sessions = new Map<string, Session>();
+  private readonly handlers: HandlerTable;
+  /** The alarm we last asked for; undefined after a wake, when it is unknown. */
+  private armedAt: number | null | undefined = undefined;
+  readonly counters: Counters = {
+    messagesReceived: 0,
+    messagesSent: 0,
+    errors: 0,
+    connectionsOpened: 0,
+    connectionsClosed: 0,
+  };
+
+  constructor(
+    readonly config: HubConfig,
+    private readonly host: HubHost,
+    restored: Iterable<{ connId: string; attachment: unknown }> = [],
+    extraHandlers: HandlerTable = {},
+  ) {
+    this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...extraHandlers };
+    for (const { connId, attachment } of restored) {
+      const session = fromAttachment(attachment);
+      if (session && session.connId === connId && stateOf(session) !== 'closed') this.sessions.set(connId, session);
+    }
+  }
+
+  /** Restored sockets whose attachment could not be read; the shell closes them. */
+  static unreadable(restored: Iterable<{ connId: string; attachment: unknown }>): string[] {
+    const bad: string[] = [];
+    for (const { connId, attachment } of restored) if (!fromAttachment(attachment)) bad.push(connId);
+    return bad;
+  }
+
+  session(connId: string): Session | undefined {
+    return this.sessions.get(connId);
+  }
+
+  allSessions(): IterableIterator<Session> {
+    return this.sessions.values();
+  }
+
+  liveSessionCount(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (isLive(s)) n++;
+    return n;
+  }
+
+  // ---------------------------------------------------------------- entry points
+
+  open(connId: string, now: number): Effect[] {
+    const turn = this.turn(now);
+    const sessionId = this.host.ids.id();
+    const session: Session = {
+      connId,
+      snapshot: newSnapshot(sessionId, now, this.config),
+      bucket: fullBucket(this.rateSettings(), now),
+      abuse: freshAbuseWindow(now),
+      token: null,
+      tokenExpiresAt: null,
+    };
+    this.sessions.set(connId, session);
+    this.counters.connectionsOpened++;
+    turn.dirty.add(session);
+    turn.log.log('debug', 'session.opened', { sessionId });
+    return this.finish(turn);
+  }
+
+  frame(connId: string, raw: string | ArrayBuffer, now: number): Effect[] {
+    const turn = this.turn(now);
+    const session = this.sessions.get(connId);
+    if (!session || !this.acceptsFrames(session)) return this.finish(turn);
+    this.counters.messagesReceived++;
+    try {
+      this.handleFrame(turn, session, raw);
+    } catch (err) {
+      // A handler bug must not leave the socket without an answer or the
+      // session in a half-updated state: reply, log, keep the connection.
+      this.internalError(turn, session, err, raw);
+    }
+    return this.finish(turn);
+  }
+
+  closed(connId: string, code: number, now: number): Effect[] {
+    const turn = this.turn(now);
+    const session = this.sessions.get(connId);
+    if (session) this.drive(turn, session, { type: 'SOCKET_CLOSED', now, code });
+    return this.finish(turn);
+  }
+
+  /**
+   * The alarm. Safe to call at any time and any number of times: it only acts
+   * on deadlines that have passed, then re-arms at the next one.
+   */
+  tick(now: number): Effect[] {
+    const turn = this.turn(now);
+    this.armedAt = undefined;
+    for (const session of [...this.sessions.values()]) {
+      const due = deadlineOf(session);
+      const pingAt = this.host.pingAt(session.connId);
+      const pingExtends = pingAt !== null && pingAt > session.snapshot.context.lastSeen;
+      if ((due !== null && due <= now) || pingExtends) {
+        this.drive(turn, session, { type: 'TICK', now, pingAt });
+      }
+    }
+    const removed = this.host.registry.deleteExpired(now);
+    if (removed > 0) turn.log.log('debug', 'registry.cleanup', { removed });
+    return this.finish(turn);
+  }
+
+  /** Server shutdown: every session is told and closed (1001). */
+  shutdown(now: number): Effect[] {
+    const turn = this.turn(now);
+    for (const session of [...this.sessions.values()]) this.drive(turn, session, { type: 'SHUTDOWN', now });
+    return this.finish(turn);
+  }
+
+  // ---------------------------------------------------------------- machine
+
+  drive(turn: Turn, session: Session, event: SessionEvent): void {
+    const [next, actions] = stepMachine(session.snapshot, event);
+    session.snapshot = next;
+    turn.dirty.add(session);
+    const ctx = next.context;
+    for (const action of actions) {
+      switch (action.type) {
+        case 'sendDisconnectNotice': {
+          const p = action.params as NoticeParams;
+          turn.reply(session.connId, ctx.identity ?? UNKNOWN_ADDRESS, null, 'hub:disconnect', {
+            reason: p.reason,
+            message: p.message,
+          });
+          break;
+        }
+        case 'sendDisconnectAck': {
+          const p = action.params as { requestId: string };
+          turn.reply(session.connId, ctx.identity ?? UNKNOWN_ADDRESS, p.requestId, 'hub:disconnect', {
+            acknowledged: true,
+          });
+          break;
+        }
+        case 'closeSocket': {
+          const p = action.params as CloseParams;
+          turn.close(session.connId, p.code, p.reason);
+          turn.log.log('info', 'session.closing', { sessionId: ctx.sessionId, code: p.code, reason: p.reason });
+          break;
+        }
+        case 'releaseResources': {
+          const released = turn.host.registry.deleteByConn(session.connId);
+          if (released.length > 0) turn.registryTouched = true;
+          break;
+        }
+        default:
+          break; // assign actions were applied by transition()
+      }
+    }
+    if (next.status === 'done') {
+      this.sessions.delete(session.connId);
+      turn.dirty.delete(session);
+      // Record the final state so a socket that lingers after a wake is not revived.
+      turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
+      this.counters.connectionsClosed++;
+      turn.log.log('info', 'session.closed', { sessionId: ctx.sessionId, code: ctx.closeCode ?? undefined });
+    }
+  }
+
+  // ---------------------------------------------------------------- pipeline
+
+  private handleFrame(turn: Turn, session: Session, raw: string | ArrayBuffer): void {
+    const sessionId = session.snapshot.context.sessionId;
+    const replyTo = session.snapshot.context.identity ?? UNKNOWN_ADDRESS;
+    const text = typeof raw === 'string' ? raw : decoder.decode(raw);
+    const size = byteLength(text, this.config.maxMessageSize);
+
+    // Raw size guard before any parse: a huge frame is never handed to JSON.parse.
+    if (size > this.config.maxMessageSize) {
+      this.drive(turn, session, { type: 'FRAME', now: turn.now });
+      if (isLive(session) && !this.spendToken(turn, session, null, replyTo, null)) return;
+      turn.error(
+        session.connId,
+        replyTo,
+        sniffId(text),
+        {
+          code: 'message_too_large',
+          message: `The frame is ${size} bytes; the limit is ${this.config.maxMessageSize}.`,
+          extra: { messageSize: size, maxSize: this.config.maxMessageSize },
+        },
+        sessionId,
+      );
+      return;
+    }
+
+    let json: unknown;
+    let parseError: string | null = null;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      parseError = err instanceof Error ? err.message : String(err);
+    }
+    const obj = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
+    const rawId = typeof obj?.id === 'string' ? obj.id : null;
+    const rawType = typeof obj?.type === 'string' ? obj.type : null;
+
+    this.drive(turn, session, { type: 'FRAME', now: turn.now });
+    if (isLive(session) && !this.spendToken(turn, session, rawType, replyTo, rawId)) return;
+
+    if (parseError !== null || obj === null) {
+      turn.error(
+        session.connId,
+        replyTo,
+        rawId,
+        {
+          code: 'invalid_message',
+          message: parseError !== null ? 'The frame is not valid JSON.' : 'The frame must be a JSON object.',
+          details: {
+            issues: [{ path: '(root)', message: parseError ?? `expected an object, got ${Array.isArray(json) ? 'array' : typeof json}` }],
+          },
+        },
+        sessionId,
+      );
+      return;
+    }
+
+    const parsed = envelopeSchema.safeParse(obj);
+    if (!parsed.success) {
+      const from = typeof obj.from === 'string' && /^@\([^)]+\)$/.test(obj.from) ? obj.from : replyTo;
+      turn.error(
+        session.connId,
+        session.snapshot.context.identity ?? from,
+        rawId,
+        { code: 'invalid_message', message: 'The frame is not a valid envelope.', details: { issues: issuesOf(parsed.error) } },
+        sessionId,
+      );
+      return;
+    }
+    const envelope = parsed.data;
+    const req = new Request(turn, this, session, envelope);
+
+    if (envelope.ttl !== null && envelope.timestamp + envelope.ttl < turn.now) {
+      if (envelope.pattern === 'ask') {
+        req.fail({ code: 'message_expired', message: `The message expired ${turn.now - envelope.timestamp - envelope.ttl} ms ago.` });
+      }
+      turn.log.log('debug', 'message.expired', { sessionId, traceId: req.traceId });
+      return;
+    }
+
+    if (stateOf(session) === 'connecting') {
+      if (envelope.type === 'hub:connect') connectHandler(req);
+      else req.fail({ code: 'not_connected', message: `${envelope.type} was sent before a successful hub:connect.` });
+      return;
+    }
+
+    if (!this.mayUseAddress(req, envelope.from)) {
+      req.fail({
+        code: 'unauthorized',
+        message: `This session may not send as ${envelope.from}.`,
+        resolution: 'Send as the identity from hub:connected or an address this session registered.',
+        extra: { action: envelope.type, reason: 'identity_mismatch' },
+      });
+      return;
+    }
+
+    this.dispatch(req, envelope);
+  }
+
+  private dispatch(req: Request, envelope: Envelope): void {
+    const type = envelope.type;
+    if (!isRequestType(type) || !this.handlers[type]) {
+      req.fail({
+        code: 'unknown_type',
+        message: type.startsWith('hub:')
+          ? `The hub does not know the message type ${type}.`
+          : `${type} is not a hub message; wrap application messages in hub:send.`,
+      });
+      return;
+    }
+    const schema = requestSchemas[type];
+    const payload = schema.safeParse(envelope.payload);
+    if (!payload.success) {
+      req.fail({
+        code: 'invalid_message',
+        message: `The payload of ${type} is invalid.`,
+        details: { issues: issuesOf(payload.error, 'payload') },
+      });
+      return;
+    }
+    const handler = this.handlers[type] as Handler<RequestType>;
+    handler(req, payload.data as never);
+  }
+
+  private mayUseAddress(req: Request, address: string): boolean {
+    return address === req.session.snapshot.context.identity || ownsAddress(req, address);
+  }
+
+  /**
+   * Spends one token for a non-exempt frame. On an empty bucket the session
+   * moves to `rate-limited` and the frame is answered, not processed.
+   */
+  private spendToken(turn: Turn, session: Session, type: string | null, replyTo: string, requestId: string | null): boolean {
+    if (type !== null && RATE_LIMIT_EXEMPT.has(type)) return true;
+    const settings = this.rateSettings();
+    const abuse = countFrame(session.abuse, settings, turn.now);
+    session.abuse = abuse.window;
+    turn.dirty.add(session);
+    if (abuse.abusive) {
+      turn.log.log('warn', 'session.rate_limit_abuse', { sessionId: session.snapshot.context.sessionId });
+      this.drive(turn, session, { type: 'RATE_LIMIT_ABUSE', now: turn.now });
+      return false;
+    }
+    const result = take(session.bucket, settings, turn.now);
+    session.bucket = result.bucket;
+    if (!result.ok) {
+      this.drive(turn, session, { type: 'RATE_LIMIT_EXHAUSTED', now: turn.now, retryAt: turn.now + result.retryAfter });
+      turn.error(
+        session.connId,
+        replyTo,
+        requestId,
+        {
+          code: 'rate_limited',
+          message: `More than ${settings.perSecond} messages per second (burst ${settings.burst}).`,
+          extra: { retryAfter: result.retryAfter },
+        },
+        session.snapshot.context.sessionId,
+      );
+      return false;
+    }
+    if (stateOf(session) === 'rate-limited') this.drive(turn, session, { type: 'RATE_LIMIT_REFILLED', now: turn.now });
+    return true;
+  }
+
+  private acceptsFrames(session: Session): boolean {
+    const state = stateOf(session);
+    return state !== 'closing' && state !== 'closed';
+  }
+
+  private internalError(turn: Turn, session: Session, err: unknown, raw: string | ArrayBuffer): void {
+    const requestId = typeof raw === 'string' ? sniffId(raw) : null;
+    turn.log.log('error', 'request.internal_error', {
+      sessionId: session.snapshot.context.sessionId,
+      traceId: requestId ?? undefined,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    turn.error(session.connId, session.snapshot.context.identity ?? UNKNOWN_ADDRESS, requestId, {
+      code: 'internal_error',
+      message: 'The hub failed while handling this message.',
+    });
+  }
+
+  // ---------------------------------------------------------------- bookkeeping
+
+  private rateSettings() {
+    return { perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst };
+  }
+
+  private turn(now: number): Turn {
+    return new Turn(now, this.config, this.host);
+  }
+
+  /** Earliest deadline over every session and the registry's next expiry. */
+  earliestDeadline(): number | null {
+    let earliest = this.host.registry.nextExpiry();
+    for (const session of this.sessions.values()) {
+      const due = deadlineOf(session);
+      if (due !== null && (earliest === null || due < earliest)) earliest = due;
+    }
+    return earliest;
+  }
+
+  private finish(turn: Turn): Effect[] {
+    let lowest: number | null = null;
+    for (const session of turn.dirty) {
+      if (!this.sessions.has(session.connId)) continue;
+      turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
+      const due = deadlineOf(session);
+      if (due !== null && (lowest === null || due < lowest)) lowest = due;
+    }
+    if (turn.registryTouched) {
+      const expiry = this.host.registry.nextExpiry();
+      if (expiry !== null && (lowest === null || expiry < lowest)) lowest = expiry;
+    }
+    // Deadlines only ever need the alarm earlier; a later one is found when
+    // the current alarm fires early and recomputes. After a wake the armed
+    // time is unknown, so the first event recomputes it in full.
+    if (this.armedAt === undefined) {
+      const next = this.earliestDeadline();
+      this.armedAt = next;
+      turn.effects.push({ kind: 'alarm', at: next });
+    } else if (lowest !== null && (this.armedAt === null || lowest < this.armedAt)) {
+      this.armedAt = lowest;
+      turn.effects.push({ kind: 'alarm', at: lowest });
+    }
+    for (const e of turn.effects) if (e.kind === 'send') this.counters.messagesSent++;
+    this.counters.errors += turn.errors;
+    return turn.effects;
+  }
+}
+
+/** Reads the id of a frame too large or too broken to parse, so the error can still be correlated. */
+const sniffId = (text: string): string | null => {
+  const match = /"id"\s*:\s*"((?:[^"\\]|\\.){1,256})"/.exec(text.slice(0, 4096));
+  return match?.[1] ?? null;
+};
+
+export { HUB_ADDRESS };

@@ -1,0 +1,160 @@
+import { MAX_DISCOVER_LIMIT, MAX_LIST_LIMIT, type DiscoveredActor, type ListedActor } from '../protocol/messages';
+import { compileGlob } from './glob';
+import type { HandlerTable, Request } from './request';
+import type { ActorRow } from './registry-store';
+import { isLive } from './session';
+
+/**
+ * The actor registry (contract §5): who is reachable at which address, until
+ * when, and with which capabilities. Rows live in durable storage; this module
+ * holds the rules.
+ */
+
+const DEFAULT_LIST_LIMIT = 100;
+
+const isLiveRow = (row: ActorRow | null, now: number): row is ActorRow => row !== null && row.expiresAt > now;
+
+/** Whether `address` is held by this session right now (used for the `from` rule). */
+export const ownsAddress = (req: Request, address: string): boolean => {
+  const row = req.turn.host.registry.get(address);
+  return isLiveRow(row, req.turn.now) && row.connId === req.session.connId;
+};
+
+export const registryHandlers: HandlerTable = {
+  'hub:register': (req, p) => {
+    const { turn } = req;
+    const { registry, ids } = turn.host;
+    const now = turn.now;
+    const existing = registry.get(p.actorAddress);
+    const liveExisting = isLiveRow(existing, now) ? existing : null;
+
+    if (!liveExisting && registry.countLive(now) >= turn.config.registryLimit) {
+      req.fail({
+        code: 'registry_full',
+        message: `The registry holds its limit of ${turn.config.registryLimit} actors.`,
+        details: { limit: turn.config.registryLimit },
+      });
+      return;
+    }
+
+    // Last one wins: a different live session holding the address is evicted
+    // first, which releases all of its registrations (including this one).
+    if (liveExisting && liveExisting.connId !== req.session.connId) {
+      const holder = req.hub.session(liveExisting.connId);
+      if (holder && isLive(holder)) {
+        turn.log.log('info', 'session.duplicate', {
+          sessionId: holder.snapshot.context.sessionId,
+          traceId: req.traceId,
+          replacedBy: req.sessionId,
+        });
+        req.hub.drive(turn, holder, { type: 'DUPLICATE_DETECTED', now });
+      }
+    }
+
+    const ttlSeconds = Math.min(p.ttlSeconds ?? turn.config.defaultActorTtlSeconds, turn.config.maxActorTtlSeconds);
+    const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
+    const renewFlag = req.envelope.metadata.renewOnHeartbeat ?? p.metadata?.renewOnHeartbeat;
+    const row: ActorRow = {
+      address: p.actorAddress,
+      connId: req.session.connId,
+      sessionId: req.sessionId,
+      capabilities: p.capabilities,
+      metadata: p.metadata ?? {},
+      registeredAt: now,
+      expiresAt: now + ttlMs,
+      ttlMs,
+      renewalToken: ids.token(),
+      version: (existing?.version ?? 0) + 1,
+      renewOnHeartbeat: renewFlag === true,
+    };
+    registry.put(row);
+    turn.registryTouched = true;
+    turn.log.log('debug', 'actor.registered', { sessionId: req.sessionId, traceId: req.traceId, version: row.version });
+    req.reply('hub:registered', {
+      actorAddress: row.address,
+      expiresAt: row.expiresAt,
+      renewalToken: row.renewalToken,
+      version: row.version,
+    });
+  },
+
+  'hub:unregister': (req, p) => {
+    const { registry } = req.turn.host;
+    const row = registry.get(p.actorAddress);
+    if (isLiveRow(row, req.turn.now) && row.connId !== req.session.connId) {
+      req.fail({
+        code: 'unauthorized',
+        message: `${p.actorAddress} is registered by another session.`,
+        resolution: 'Unregister only addresses this session registered.',
+        extra: { action: 'unregister', reason: 'not_owner' },
+      });
+      return;
+    }
+    // Unregistering an address nobody holds is a no-op that still succeeds,
+    // so a client retrying after a lost reply gets the same answer.
+    if (row && row.connId === req.session.connId) {
+      registry.delete(p.actorAddress);
+      req.turn.registryTouched = true;
+    }
+    if (req.isAsk) req.reply('hub:unregistered', { actorAddress: p.actorAddress });
+  },
+
+  'hub:renew': (req, p) => {
+    const { registry, ids } = req.turn.host;
+    const row = registry.byRenewalToken(p.renewalToken);
+    if (!isLiveRow(row, req.turn.now) || row.connId !== req.session.connId) {
+      req.fail({
+        code: 'unauthorized',
+        message: 'The renewal token is unknown, expired or belongs to another session.',
+        resolution: 'Use the renewalToken from the latest hub:registered or hub:renewed, or register again.',
+        extra: { action: 'renew', reason: 'invalid_renewal_token' },
+      });
+      return;
+    }
+    const renewed: ActorRow = { ...row, expiresAt: req.turn.now + row.ttlMs, renewalToken: ids.token() };
+    registry.put(renewed);
+    req.turn.registryTouched = true;
+    req.reply('hub:renewed', {
+      actorAddress: renewed.address,
+      expiresAt: renewed.expiresAt,
+      renewalToken: renewed.renewalToken,
+    });
+  },
+
+  'hub:discover': (req, p) => {
+    const glob = compileGlob(p.pattern);
+    const limit = Math.min(p.limit ?? MAX_DISCOVER_LIMIT, MAX_DISCOVER_LIMIT);
+    const actors: DiscoveredActor[] = [];
+    let hasMore = false;
+    const prefix = `@(${glob.prefix}`;
+    // Rows come in address order, so the scan stops as soon as the literal
+    // prefix no longer matches or one more than the limit was found.
+    for (const row of req.turn.host.registry.scanFrom(req.turn.now, prefix)) {
+      if (!row.address.startsWith(prefix)) break;
+      if (!glob.matches(row.address)) continue;
+      if (p.capability !== undefined && !row.capabilities.includes(p.capability)) continue;
+      if (actors.length === limit) {
+        hasMore = true;
+        break;
+      }
+      actors.push({ address: row.address, capabilities: row.capabilities, metadata: row.metadata });
+    }
+    req.reply('hub:discovered', { actors, hasMore });
+  },
+
+  'hub:list_actors': (req, p) => {
+    const { registry } = req.turn.host;
+    const offset = p?.offset ?? 0;
+    const limit = Math.min(p?.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
+    const total = registry.countLive(req.turn.now);
+    const actors: ListedActor[] = registry.page(req.turn.now, offset, limit).map((row) => ({
+      actorAddress: row.address,
+      capabilities: row.capabilities,
+      metadata: row.metadata,
+      registeredAt: row.registeredAt,
+      expiresAt: row.expiresAt,
+      version: row.version,
+    }));
+    req.reply('hub:actor_list', { actors, total, offset, limit, hasMore: offset + actors.length < total });
+  },
+};

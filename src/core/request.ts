@@ -1,0 +1,47 @@
+import type { SessionEvent } from '../../machines/session';
+import type { Envelope } from '../protocol/envelope';
+import type { ErrorSpec } from '../protocol/errors';
+import type { ParsedRequests, RequestType } from '../protocol/messages';
+import type { Session } from './session';
+import type { Turn } from './turn';
+
+/** What request handlers may ask of the hub beyond the turn itself. */
+export interface HubOps {
+  session(connId: string): Session | undefined;
+  /** Feed an event to a session's machine and perform the actions it returns. */
+  drive(turn: Turn, session: Session, event: SessionEvent): void;
+}
+
+/** One validated request from one session, with reply helpers bound to it. */
+export class Request {
+  constructor(
+    readonly turn: Turn,
+    readonly hub: HubOps,
+    readonly session: Session,
+    readonly envelope: Envelope,
+  ) {}
+
+  get sessionId(): string {
+    return this.session.snapshot.context.sessionId;
+  }
+
+  get traceId(): string {
+    const t = this.envelope.metadata.traceId;
+    return typeof t === 'string' ? t : this.envelope.id;
+  }
+
+  reply(type: string, payload: unknown, metadata: Record<string, unknown> = {}): void {
+    this.turn.reply(this.session.connId, this.envelope.from, this.envelope.id, type, payload, metadata);
+  }
+
+  fail(spec: ErrorSpec): void {
+    this.turn.error(this.session.connId, this.envelope.from, this.envelope.id, spec, this.sessionId);
+  }
+
+  get isAsk(): boolean {
+    return this.envelope.pattern === 'ask';
+  }
+}
+
+export type Handler<K extends RequestType> = (req: Request, payload: ParsedRequests[K]) => void;
+export type HandlerTable = { [K in RequestType]?: Handler<K> };

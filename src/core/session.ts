@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { sessionMachine, type SessionEvent } from '../../machines/session';
+import type { AbuseWindow, Bucket } from './rate-limit';
+
+export type SessionSnapshot = SnapshotFrom<typeof sessionMachine>;
+export type SessionState = 'connecting' | 'registered' | 'paused' | 'rate-limited' | 'closing' | 'closed';
+
+/** One live connection as the core keeps it in memory. */
+export interface Session {
+  connId: string;
+  snapshot: SessionSnapshot;
+  bucket: Bucket;
+  abuse: AbuseWindow;
+  /** Session token handed out in hub:connected; refreshable (contract §10). */
+  token: string | null;
+  tokenExpiresAt: number | null;
+}
+
+const STATE_NAMES = ['connecting', 'registered', 'paused', 'rate-limited', 'closing', 'closed'] as const;
+const nullableNumber = z.number().nullable();
+
+const contextSchema = z.object({
+  sessionId: z.string(),
+  identity: z.string().nullable(),
+  capabilities: z.array(z.string()),
+  openedAt: z.number(),
+  lastSeen: z.number(),
+  connectDeadline: nullableNumber,
+  connectTimeoutMs: z.number(),
+  heartbeatTimeoutMs: z.number(),
+  rateLimitedUntil: nullableNumber,
+  resumeTo: z.enum(['registered', 'paused']),
+  closeDeadline: nullableNumber,
+  closeCode: nullableNumber,
+  closeReason: z.string().nullable(),
+});
+
+/**
+ * What a socket's attachment holds. Validated when read back after a wake:
+ * an attachment written by an older deploy or corrupted is refused rather
+ * than trusted.
+ */
+export const attachmentSchema = z.object({
+  v: z.literal(1),
+  connId: z.string().min(1),
+  machine: z.object({ value: z.enum(STATE_NAMES), context: contextSchema }),
+  bucket: z.object({ tokens: z.number(), updatedAt: z.number() }),
+  abuse: z.object({ windowStart: z.number(), count: z.number(), hotSince: nullableNumber }),
+  token: z.string().nullable(),
+  tokenExpiresAt: nullableNumber,
+});
+export type Attachment = z.infer<typeof attachmentSchema>;
+
+export const stateOf = (session: Session): SessionState => session.snapshot.value as SessionState;
+
+export const isLive = (session: Session): boolean => {
+  const state = stateOf(session);
+  return state === 'registered' || state === 'paused' || state === 'rate-limited';
+};
+
+export const newSnapshot = (
+  sessionId: string,
+  now: number,
+  timeouts: { connectTimeoutMs: number; heartbeatTimeoutMs: number },
+): SessionSnapshot => initialTransition(sessionMachine, { sessionId, now, ...timeouts })[0];
+
+export const stepMachine = (snapshot: SessionSnapshot, event: SessionEvent) => transition(sessionMachine, snapshot, event);
+
+export const toAttachment = (session: Session): Attachment => ({
+  v: 1,
+  connId: session.connId,
+  machine: { value: stateOf(session) as Attachment['machine']['value'], context: session.snapshot.context },
+  bucket: session.bucket,
+  abuse: session.abuse,
+  token: session.token,
+  tokenExpiresAt: session.tokenExpiresAt,
+});
+
+export const fromAttachment = (raw: unknown): Session | null => {
+  const parsed = attachmentSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const a = parsed.data;
+  return {
+    connId: a.connId,
+    snapshot: sessionMachine.resolveState({ value: a.machine.value, context: a.machine.context }),
+    bucket: a.bucket,
+    abuse: a.abuse,
+    token: a.token,
+    tokenExpiresAt: a.tokenExpiresAt,
+  };
+};
+
+/** The earliest time this session needs a TICK, or null. */
+export const deadlineOf = (session: Session): number | null => {
+  const c = session.snapshot.context;
+  switch (stateOf(session)) {
+    case 'connecting':
+      return c.connectDeadline;
+    case 'closing':
+      return c.closeDeadline;
+    case 'closed':
+      return null;
+    default: {
+      const heartbeat = c.lastSeen + c.heartbeatTimeoutMs;
+      return c.rateLimitedUntil !== null ? Math.min(heartbeat, c.rateLimitedUntil) : heartbeat;
+    }
+  }
+};

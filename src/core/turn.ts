@@ -1,0 +1,86 @@
+import type { HubConfig, LogLevel } from '../config';
+import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
+import { errorReply, type ErrorSpec } from '../protocol/errors';
+import type { Effect } from './effects';
+import type { LogEntry } from './log';
+import { Logger } from './log';
+import type { RegistryStore } from './registry-store';
+import type { Session } from './session';
+
+/** Where ids and tokens come from: random in the Durable Object, seeded in the harness. */
+export interface IdSource {
+  id(): string;
+  token(): string;
+}
+
+export interface HubHost {
+  registry: RegistryStore;
+  ids: IdSource;
+  /** Time of the last ping the runtime answered for this socket without waking the hub. */
+  pingAt(connId: string): number | null;
+}
+
+/**
+ * Everything one inbound event may produce. A turn collects effects in order,
+ * tracks which sessions need their attachment rewritten and whether the
+ * registry changed, so the core can finish the event in one place.
+ */
+export class Turn {
+  readonly effects: Effect[] = [];
+  readonly dirty = new Set<Session>();
+  registryTouched = false;
+  errors = 0;
+  readonly log: Logger;
+
+  constructor(
+    readonly now: number,
+    readonly config: HubConfig,
+    readonly host: HubHost,
+  ) {
+    this.log = new Logger(config.logLevel, (entry: LogEntry) => this.effects.push({ kind: 'log', entry }));
+  }
+
+  send(conn: string, message: Omit<Envelope, 'id' | 'timestamp'> & { id?: string }): void {
+    const frame = JSON.stringify({
+      id: message.id ?? this.host.ids.id(),
+      from: message.from,
+      to: message.to,
+      type: message.type,
+      payload: message.payload,
+      pattern: message.pattern,
+      correlationId: message.correlationId,
+      timestamp: this.now,
+      metadata: message.metadata,
+      ttl: message.ttl,
+      signature: message.signature,
+    });
+    this.effects.push({ kind: 'send', conn, frame });
+  }
+
+  /** A reply from the hub to `to`, correlated with `requestId` (contract §2). */
+  reply(conn: string, to: string, requestId: string | null, type: string, payload: unknown, metadata: Record<string, unknown> = {}): void {
+    this.send(conn, {
+      from: HUB_ADDRESS,
+      to,
+      type,
+      payload,
+      pattern: 'tell',
+      correlationId: requestId,
+      metadata,
+      ttl: null,
+      signature: null,
+    });
+  }
+
+  error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string): void {
+    const { type, payload } = errorReply(spec);
+    this.errors++;
+    this.reply(conn, to, requestId, type, payload);
+    const level: LogLevel = spec.code === 'internal_error' ? 'error' : 'debug';
+    this.log.log(level, 'request.refused', { sessionId, traceId: requestId ?? undefined, code: spec.code });
+  }
+
+  close(conn: string, code: number, reason: string): void {
+    this.effects.push({ kind: 'close', conn, code, reason });
+  }
+}

@@ -1,0 +1,239 @@
+import { DurableObject } from 'cloudflare:workers';
+import { parseConfig, type HubConfig } from './config';
+import type { Effect } from './core/effects';
+import { HubCore } from './core/hub';
+import type { LogEntry } from './core/log';
+import type { HubHost, IdSource } from './core/turn';
+import { SqlRegistryStore } from './storage/sql-registry-store';
+
+export interface Env {
+  SIGNAL_HUB: DurableObjectNamespace<SignalHub>;
+  [key: string]: unknown;
+}
+
+const PING = '{"type":"ping"}';
+const PONG = '{"type":"pong"}';
+
+const randomIds: IdSource = {
+  id: () => crypto.randomUUID(),
+  token: () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(24));
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  },
+};
+
+export const writeLog = (entry: LogEntry): void => {
+  const line = JSON.stringify({ time: new Date().toISOString(), ...entry });
+  if (entry.level === 'error') console.error(line);
+  else if (entry.level === 'warn') console.warn(line);
+  else console.log(line);
+};
+
+/** Close codes a server may put on the wire (1005/1006/1015 are reserved for observers). */
+const sendableCode = (code: number): number =>
+  code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+    ? code
+    : 1000;
+
+/**
+ * The Durable Object shell: it decodes runtime events, hands them to the hub
+ * core with the current time, and performs the effects the core returns. It
+ * holds no protocol logic. The core is built lazily on the first event after
+ * construction, from the socket attachments, so a wake from hibernation
+ * costs nothing until something actually happens.
+ */
+export class SignalHub extends DurableObject<Env> {
+  private readonly config: HubConfig;
+  private readonly registry: SqlRegistryStore;
+  private core: HubCore | null = null;
+  private readonly sockets = new Map<string, WebSocket>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.config = parseConfig(env);
+    this.registry = new SqlRegistryStore(ctx.storage.sql);
+    // The runtime answers pings itself, so keep-alives never wake the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  private host(): HubHost {
+    return {
+      registry: this.registry,
+      ids: randomIds,
+      pingAt: (connId) => {
+        const ws = this.socket(connId);
+        if (!ws) return null;
+        const at = this.ctx.getWebSocketAutoResponseTimestamp(ws);
+        return at ? at.getTime() : null;
+      },
+    };
+  }
+
+  private hub(): HubCore {
+    if (this.core) return this.core;
+    const restored: { connId: string; attachment: unknown }[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      const connId = this.ctx.getTags(ws)[0];
+      if (!connId) continue;
+      this.sockets.set(connId, ws);
+      restored.push({ connId, attachment: ws.deserializeAttachment() });
+    }
+    this.core = new HubCore(this.config, this.host(), restored);
+    // A socket whose state cannot be read back is closed rather than guessed at.
+    for (const connId of HubCore.unreadable(restored)) {
+      writeLog({ level: 'error', event: 'session.unreadable_attachment', connId });
+      this.safeClose(this.sockets.get(connId), 1011, 'session_state_unreadable');
+      this.sockets.delete(connId);
+    }
+    return this.core;
+  }
+
+  private socket(connId: string): WebSocket | undefined {
+    let ws = this.sockets.get(connId);
+    if (!ws) {
+      ws = this.ctx.getWebSockets(connId)[0];
+      if (ws) this.sockets.set(connId, ws);
+    }
+    return ws;
+  }
+
+  private connOf(ws: WebSocket): string | undefined {
+    return this.ctx.getTags(ws)[0];
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
+      return new Response('Expected a WebSocket upgrade', { status: 426 });
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    const connId = crypto.randomUUID();
+    // Build the core from the existing sockets before this one joins them.
+    const hub = this.hub();
+    this.ctx.acceptWebSocket(server, [connId]);
+    this.sockets.set(connId, server);
+    this.run(() => hub.open(connId, Date.now()));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const connId = this.connOf(ws);
+    if (!connId) return;
+    const hub = this.hub();
+    this.sockets.set(connId, ws);
+    this.run(() => hub.frame(connId, message, Date.now()), connId);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
+    // Complete the close handshake at once so the client is not left in CLOSING.
+    this.safeClose(ws, sendableCode(code), 'closed');
+    const connId = this.connOf(ws);
+    if (!connId) return;
+    this.run(() => this.hub().closed(connId, code, Date.now()));
+    this.sockets.delete(connId);
+  }
+
+  override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
+    const connId = this.connOf(ws);
+    if (!connId) return;
+    this.run(() => this.hub().closed(connId, 1006, Date.now()));
+    this.sockets.delete(connId);
+  }
+
+  override async alarm(): Promise<void> {
+    this.run(() => this.hub().tick(Date.now()));
+  }
+
+  /**
+   * Runs one core entry point and performs its effects. Anything thrown out of
+   * the core is a bug: it is logged, the sender gets `internal_error`, and the
+   * in-memory core is dropped so the next event rebuilds it from durable
+   * state instead of trusting a cache that may be half-updated.
+   */
+  private run(step: () => Effect[], connId?: string): void {
+    let effects: Effect[];
+    try {
+      effects = step();
+    } catch (err) {
+      this.core = null;
+      writeLog({
+        level: 'error',
+        event: 'hub.internal_error',
+        connId,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
+      if (connId) {
+        this.safeSend(
+          this.socket(connId),
+          JSON.stringify({
+            id: crypto.randomUUID(),
+            from: '@(cloudflare/signal-hub)',
+            to: '@(unknown)',
+            type: 'hub:error',
+            payload: {
+              code: 'internal_error',
+              message: 'The hub failed while handling this message.',
+              resolution: 'Retry the request; if it keeps failing, report the time to the hub operator.',
+              retryable: true,
+            },
+            pattern: 'tell',
+            correlationId: null,
+            timestamp: Date.now(),
+            metadata: {},
+            ttl: null,
+            signature: null,
+          }),
+        );
+      }
+      return;
+    }
+    this.perform(effects);
+  }
+
+  private perform(effects: Effect[]): void {
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case 'send':
+          this.safeSend(this.socket(effect.conn), effect.frame);
+          break;
+        case 'close':
+          this.safeClose(this.socket(effect.conn), effect.code, effect.reason);
+          break;
+        case 'persist': {
+          const ws = this.socket(effect.conn);
+          try {
+            ws?.serializeAttachment(effect.attachment);
+          } catch (err) {
+            writeLog({ level: 'warn', event: 'session.persist_failed', connId: effect.conn, error: String(err) });
+          }
+          break;
+        }
+        case 'alarm':
+          if (effect.at === null) void this.ctx.storage.deleteAlarm();
+          else void this.ctx.storage.setAlarm(effect.at);
+          break;
+        case 'log':
+          writeLog(effect.entry);
+          break;
+      }
+    }
+  }
+
+  private safeSend(ws: WebSocket | undefined, frame: string): void {
+    if (!ws) return;
+    try {
+      ws.send(frame);
+    } catch {
+      // The socket is already closing; its close event releases the session.
+    }
+  }
+
+  private safeClose(ws: WebSocket | undefined, code: number, reason: string): void {
+    if (!ws) return;
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+}

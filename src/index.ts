@@ -1,0 +1,53 @@
+import { ConfigError, parseConfig } from './config';
+import { writeLog, type Env } from './hub-object';
+import { PROTOCOL_VERSION, SERVER_VERSION, SERVICE_NAME } from './protocol/envelope';
+
+export { SignalHub } from './hub-object';
+
+const DEFAULT_HUB = 'default';
+const HUB_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const json = (body: unknown, status = 200): Response =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+/** Which hub a path reaches, or null when the path is not a WebSocket path. */
+export const hubNameFor = (pathname: string): string | null => {
+  if (pathname === '/' || pathname === '/ws' || pathname === '/ws/') return DEFAULT_HUB;
+  const match = /^\/ws\/([^/]+)\/?$/.exec(pathname);
+  if (!match?.[1]) return null;
+  const name = decodeURIComponent(match[1]);
+  return HUB_NAME.test(name) ? name : null;
+};
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url);
+    try {
+      parseConfig(env);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        writeLog({ level: 'error', event: 'config.invalid', issues: err.issues });
+        return json({ status: 'error', error: 'invalid_configuration', issues: err.issues }, 500);
+      }
+      throw err;
+    }
+
+    if (url.pathname === '/health') {
+      return json({
+        status: 'ok',
+        service: SERVICE_NAME,
+        version: SERVER_VERSION,
+        protocolVersion: PROTOCOL_VERSION,
+        timestamp: Date.now(),
+      });
+    }
+
+    const hub = hubNameFor(url.pathname);
+    if (hub === null) return json({ status: 'error', error: 'not_found', path: url.pathname }, 404);
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
+      return json({ status: 'error', error: 'upgrade_required', message: 'Connect with a WebSocket upgrade.' }, 426);
+    }
+    const stub = env.SIGNAL_HUB.get(env.SIGNAL_HUB.idFromName(hub));
+    return stub.fetch(request);
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { addressSchema, metadataSchema } from './envelope';
+
+/**
+ * Payload schemas of every request the hub understands, keyed by type. The
+ * server validates with these; clients and tests build payloads from the
+ * inferred `Requests` types, so both sides share one definition.
+ */
+
+const capabilitiesSchema = z.array(z.string().min(1).max(256)).max(256);
+
+export const connectMetadataSchema = z.object({
+  protocolVersion: z.string().min(1).max(64),
+  authToken: z.string().optional(),
+  capabilities: capabilitiesSchema.optional(),
+});
+
+export const heartbeatPayload = z
+  .object({ timestamp: z.number().finite().optional() })
+  .nullable()
+  .optional();
+
+export const disconnectPayload = z
+  .object({ reason: z.string().max(256).optional() })
+  .nullable()
+  .optional();
+
+export const registerPayload = z.object({
+  actorAddress: addressSchema,
+  capabilities: capabilitiesSchema,
+  metadata: metadataSchema.optional(),
+  ttlSeconds: z.number().finite().positive().optional(),
+});
+
+export const unregisterPayload = z.object({ actorAddress: addressSchema });
+
+export const renewPayload = z.object({ renewalToken: z.string().min(1).max(512) });
+
+export const MAX_DISCOVER_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+
+export const discoverPayload = z.object({
+  pattern: z.string().min(1).max(1024),
+  capability: z.string().min(1).max(256).optional(),
+  limit: z.number().int().positive().optional(),
+});
+
+export const listActorsPayload = z
+  .object({
+    offset: z.number().int().nonnegative().optional(),
+    limit: z.number().int().positive().optional(),
+  })
+  .nullable()
+  .optional();
+
+export const refreshTokenPayload = z.object({ token: z.string().min(1).max(8192) });
+
+export const emptyPayload = z.unknown();
+
+export const requestSchemas = {
+  'hub:connect': emptyPayload,
+  'hub:heartbeat': heartbeatPayload,
+  'hub:disconnect': disconnectPayload,
+  'hub:register': registerPayload,
+  'hub:unregister': unregisterPayload,
+  'hub:renew': renewPayload,
+  'hub:discover': discoverPayload,
+  'hub:list_actors': listActorsPayload,
+  'hub:refresh_token': refreshTokenPayload,
+  'hub:metrics': emptyPayload,
+} as const;
+
+export type RequestType = keyof typeof requestSchemas;
+export type Requests = { [K in RequestType]: z.input<(typeof requestSchemas)[K]> };
+export type ParsedRequests = { [K in RequestType]: z.output<(typeof requestSchemas)[K]> };
+
+/** Types that do not spend rate-limit tokens (contract §7). */
+export const RATE_LIMIT_EXEMPT: ReadonlySet<string> = new Set(['hub:connect', 'hub:heartbeat', 'hub:disconnect']);
+
+export const isRequestType = (type: string): type is RequestType => Object.hasOwn(requestSchemas, type);
+
+// ---- Replies the hub sends (types for clients and tests) ----
+
+export interface ConnectedPayload {
+  sessionId: string;
+  serverVersion: string;
+  maxMessageSize: number;
+  heartbeatInterval: number;
+  capabilities: {
+    maxActorsPerInstance: number;
+    supportsBackpressure: true;
+    supportedContentTypes: string[];
+  };
+  rateLimit: { perSecond: number; burst: number };
+  token: string;
+  tokenExpiresAt: number;
+}
+
+export interface RegisteredPayload {
+  actorAddress: string;
+  expiresAt: number;
+  renewalToken: string;
+  version: number;
+}
+
+export interface DiscoveredActor {
+  address: string;
+  capabilities: string[];
+  metadata: Record<string, unknown>;
+}
+
+export interface ListedActor {
+  actorAddress: string;
+  capabilities: string[];
+  metadata: Record<string, unknown>;
+  registeredAt: number;
+  expiresAt: number;
+  version: number;
+}
+
+export interface ErrorPayload {
+  code: string;
+  message: string;
+  resolution: string;
+  retryable: boolean;
+  details?: Record<string, unknown>;
+  [extra: string]: unknown;
+}

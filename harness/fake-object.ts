@@ -3,6 +3,7 @@ import type { Effect } from '../src/core/effects';
 import { HubCore } from '../src/core/hub';
 import type { LogEntry } from '../src/core/log';
 import { SeededIds, SimClock } from './clock';
+import { MemoryKvStore } from './memory-kv-store';
 import { MemoryRegistryStore } from './memory-registry-store';
 
 const PING = '{"type":"ping"}';
@@ -32,6 +33,7 @@ export class FakeHubObject {
   readonly clock: SimClock;
   readonly ids: SeededIds;
   readonly registry = new MemoryRegistryStore();
+  readonly kv = new MemoryKvStore();
   readonly sockets = new Map<string, FakeSocket>();
   readonly logs: LogEntry[] = [];
   alarmAt: number | null = null;
@@ -57,6 +59,7 @@ export class FakeHubObject {
       this.config,
       {
         registry: this.registry,
+        kv: this.kv,
         ids: this.ids,
         pingAt: (connId) => this.sockets.get(connId)?.pingAt ?? null,
       },

@@ -31,6 +31,8 @@ export const varsSchema = z.object({
     BROADCAST_SYNC_THRESHOLD: int(100),
     MAX_BROADCAST_RECIPIENTS: int(10_000),
     PAUSE_BUFFER_LIMIT: int(1000),
+    QUEUE_PAUSE_THRESHOLD: int(1000),
+    QUEUE_RESUME_THRESHOLD: int(250, 0),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     AUTH_ENABLED: bool(false),
 });
@@ -51,11 +53,16 @@ export const configSchema = varsSchema
     broadcastSyncThreshold: v.BROADCAST_SYNC_THRESHOLD,
     maxBroadcastRecipients: v.MAX_BROADCAST_RECIPIENTS,
     pauseBufferLimit: v.PAUSE_BUFFER_LIMIT,
+    queuePauseThreshold: v.QUEUE_PAUSE_THRESHOLD,
+    queueResumeThreshold: v.QUEUE_RESUME_THRESHOLD,
     logLevel: v.LOG_LEVEL,
     authEnabled: v.AUTH_ENABLED,
   }))
   .refine((c) => c.defaultActorTtlSeconds <= c.maxActorTtlSeconds, {
     message: 'DEFAULT_ACTOR_TTL must not exceed MAX_ACTOR_TTL',
+  })
+  .refine((c) => c.queueResumeThreshold < c.queuePauseThreshold, {
+    message: 'QUEUE_RESUME_THRESHOLD must be below QUEUE_PAUSE_THRESHOLD',
   })
   .refine((c) => c.heartbeatTimeoutMs > c.heartbeatIntervalMs, {
     message: 'HEARTBEAT_TIMEOUT_MS must be longer than the heartbeat interval',

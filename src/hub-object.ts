@@ -4,6 +4,7 @@ import type { Effect } from './core/effects';
 import { HubCore } from './core/hub';
 import type { LogEntry } from './core/log';
 import type { HubHost, IdSource } from './core/turn';
+import { SqlKvStore } from './storage/sql-kv-store';
 import { SqlRegistryStore } from './storage/sql-registry-store';
 
 export interface Env {
@@ -45,6 +46,7 @@ const sendableCode = (code: number): number =>
 export class SignalHub extends DurableObject<Env> {
   private readonly config: HubConfig;
   private readonly registry: SqlRegistryStore;
+  private readonly kv: SqlKvStore;
   private core: HubCore | null = null;
   private readonly sockets = new Map<string, WebSocket>();
 
@@ -52,6 +54,7 @@ export class SignalHub extends DurableObject<Env> {
     super(ctx, env);
     this.config = parseConfig(env);
     this.registry = new SqlRegistryStore(ctx.storage.sql);
+    this.kv = new SqlKvStore(ctx.storage.sql);
     // The runtime answers pings itself, so keep-alives never wake the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
@@ -59,6 +62,7 @@ export class SignalHub extends DurableObject<Env> {
   private host(): HubHost {
     return {
       registry: this.registry,
+      kv: this.kv,
       ids: randomIds,
       pingAt: (connId) => {
         const ws = this.socket(connId);
@@ -125,11 +129,13 @@ export class SignalHub extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
+    const connId = this.connOf(ws);
+    console.log('DEBUG in list before close', this.ctx.getWebSockets().includes(ws), this.core === null);
+    const hub = this.hub();
     // Complete the close handshake at once so the client is not left in CLOSING.
     this.safeClose(ws, sendableCode(code), 'closed');
-    const connId = this.connOf(ws);
     if (!connId) return;
-    this.run(() => this.hub().closed(connId, code, Date.now()));
+    this.run(() => hub.closed(connId, code, Date.now()));
     this.sockets.delete(connId);
   }
 

@@ -3,12 +3,16 @@ import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
 import type { Effect } from './effects';
+import { releaseBuffer, runJobBatch } from './delivery';
 import { connectHandler, lifecycleHandlers } from './lifecycle';
+import { backpressure, messagingHandlers } from './messaging';
+import { releaseSubscriptions, topicCount } from './topics';
 import { countFrame, freshAbuseWindow, fullBucket, hasToken, take } from './rate-limit';
 import { ownsAddress, registryHandlers } from './registry';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
 import {
   deadlineOf,
+  emptyFlow,
   fromAttachment,
   isLive,
   newSnapshot,
@@ -30,10 +34,13 @@ const byteLength = (text: string, limit: number): number =>
 export interface Counters {
   messagesReceived: number;
   messagesSent: number;
+  messagesDelivered: number;
   errors: number;
   connectionsOpened: number;
   connectionsClosed: number;
 }
+
+const COUNTERS_KEY = 'counters';
 
 /**
  * The hub core. Each entry point takes one decoded event and the current time
@@ -43,16 +50,15 @@ export interface Counters {
  */
 export class HubCore implements HubOps {
   private readonly sessions = new Map<string, Session>();
+  /** identity -> connection, for sends to a connected but unregistered actor. */
+  private readonly identities = new Map<string, string>();
+  /** Deliveries in the current and the last full one-second window. */
+  private rate = { windowStart: 0, count: 0, last: 0 };
+  private countersDirty = false;
   private readonly handlers: HandlerTable;
   /** The alarm we last asked for; undefined after a wake, when it is unknown. */
   private armedAt: number | null | undefined = undefined;
-  readonly counters: Counters = {
-    messagesReceived: 0,
-    messagesSent: 0,
-    errors: 0,
-    connectionsOpened: 0,
-    connectionsClosed: 0,
-  };
+  readonly counters: Counters;
 
   constructor(
     readonly config: HubConfig,
@@ -60,10 +66,23 @@ export class HubCore implements HubOps {
     restored: Iterable<{ connId: string; attachment: unknown }> = [],
     extraHandlers: HandlerTable = {},
   ) {
-    this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...extraHandlers };
+    this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...messagingHandlers, ...extraHandlers };
+    // Counters survive hibernation so hub:metrics never goes backwards.
+    this.counters = host.kv.get<Counters>('meta', COUNTERS_KEY) ?? {
+      messagesReceived: 0,
+      messagesSent: 0,
+      messagesDelivered: 0,
+      errors: 0,
+      connectionsOpened: 0,
+      connectionsClosed: 0,
+    };
     for (const { connId, attachment } of restored) {
       const session = fromAttachment(attachment);
-      if (session && session.connId === connId && stateOf(session) !== 'closed') this.sessions.set(connId, session);
+      if (session && session.connId === connId && stateOf(session) !== 'closed') {
+        this.sessions.set(connId, session);
+        const identity = session.snapshot.context.identity;
+        if (identity !== null && isLive(session)) this.identities.set(identity, connId);
+      }
     }
   }
 
@@ -100,9 +119,11 @@ export class HubCore implements HubOps {
       abuse: freshAbuseWindow(now),
       token: null,
       tokenExpiresAt: null,
+      flow: emptyFlow(),
     };
     this.sessions.set(connId, session);
     this.counters.connectionsOpened++;
+    this.countersDirty = true;
     turn.dirty.add(session);
     turn.log.log('debug', 'session.opened', { sessionId });
     return this.finish(turn);
@@ -113,6 +134,7 @@ export class HubCore implements HubOps {
     const session = this.sessions.get(connId);
     if (!session || !this.acceptsFrames(session)) return this.finish(turn);
     this.counters.messagesReceived++;
+    this.countersDirty = true;
     try {
       this.handleFrame(turn, session, raw);
     } catch (err) {
@@ -147,6 +169,7 @@ export class HubCore implements HubOps {
     }
     const removed = this.host.registry.deleteExpired(now);
     if (removed > 0) turn.log.log('debug', 'registry.cleanup', { removed });
+    runJobBatch(turn, this);
     return this.finish(turn);
   }
 
@@ -190,11 +213,19 @@ export class HubCore implements HubOps {
         case 'releaseResources': {
           const released = turn.host.registry.deleteByConn(session.connId);
           if (released.length > 0) turn.registryTouched = true;
+          releaseSubscriptions(turn, session.connId);
+          releaseBuffer(turn, session);
+          if (ctx.identity !== null && this.identities.get(ctx.identity) === session.connId) {
+            this.identities.delete(ctx.identity);
+          }
           break;
         }
         default:
           break; // assign actions were applied by transition()
       }
+    }
+    if (event.type === 'CONNECT_ACCEPTED' && ctx.identity !== null && isLive(session)) {
+      this.identities.set(ctx.identity, session.connId);
     }
     if (next.status === 'done') {
       this.sessions.delete(session.connId);
@@ -202,6 +233,7 @@ export class HubCore implements HubOps {
       // Record the final state so a socket that lingers after a wake is not revived.
       turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
       this.counters.connectionsClosed++;
+      this.countersDirty = true;
       turn.log.log('info', 'session.closed', { sessionId: ctx.sessionId, code: ctx.closeCode ?? undefined });
     }
   }
@@ -330,6 +362,36 @@ export class HubCore implements HubOps {
     handler(req, payload.data as never);
   }
 
+  resolve(address: string, now: number): Session | null {
+    const row = this.host.registry.get(address);
+    if (row && row.expiresAt > now) {
+      const holder = this.sessions.get(row.connId);
+      if (holder && isLive(holder)) return holder;
+    }
+    const connId = this.identities.get(address);
+    const session = connId !== undefined ? this.sessions.get(connId) : undefined;
+    return session && isLive(session) ? session : null;
+  }
+
+  checkBackpressure(turn: Turn, sender: Session): void {
+    backpressure({ turn }, sender);
+  }
+
+  processingRate(now: number): number {
+    return now - this.rate.windowStart < 2000 ? this.rate.last : 0;
+  }
+
+  metrics(turn: Turn): Record<string, number> {
+    const kv = turn.host.kv;
+    return {
+      ...this.counters,
+      currentSessions: this.liveSessionCount(),
+      registeredActors: turn.host.registry.countLive(turn.now),
+      topics: topicCount(turn),
+      queuedDeliveries: kv.count('jobr', '') + kv.count('buf', ''),
+    };
+  }
+
   private mayUseAddress(req: Request, address: string): boolean {
     return address === req.session.snapshot.context.identity || ownsAddress(req, address);
   }
@@ -394,13 +456,21 @@ export class HubCore implements HubOps {
     return { perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst };
   }
 
+  private countRate(now: number, delivered: number): void {
+    if (now - this.rate.windowStart >= 1000) {
+      this.rate = { windowStart: now, count: 0, last: now - this.rate.windowStart < 2000 ? this.rate.count : 0 };
+    }
+    this.rate.count += delivered;
+  }
+
   private turn(now: number): Turn {
     return new Turn(now, this.config, this.host);
   }
 
   /** Earliest deadline over every session and the registry's next expiry. */
-  earliestDeadline(): number | null {
+  earliestDeadline(now: number): number | null {
     let earliest = this.host.registry.nextExpiry();
+    if (this.host.kv.count('job', '') > 0) earliest = earliest === null ? now : Math.min(earliest, now);
     for (const session of this.sessions.values()) {
       const due = deadlineOf(session);
       if (due !== null && (earliest === null || due < earliest)) earliest = due;
@@ -416,6 +486,7 @@ export class HubCore implements HubOps {
       const due = deadlineOf(session);
       if (due !== null && (lowest === null || due < lowest)) lowest = due;
     }
+    if (turn.jobsAdded) lowest = turn.now;
     if (turn.registryTouched) {
       const expiry = this.host.registry.nextExpiry();
       if (expiry !== null && (lowest === null || expiry < lowest)) lowest = expiry;
@@ -424,15 +495,23 @@ export class HubCore implements HubOps {
     // the current alarm fires early and recomputes. After a wake the armed
     // time is unknown, so the first event recomputes it in full.
     if (this.armedAt === undefined) {
-      const next = this.earliestDeadline();
+      const next = this.earliestDeadline(turn.now);
       this.armedAt = next;
       turn.effects.push({ kind: 'alarm', at: next });
     } else if (lowest !== null && (this.armedAt === null || lowest < this.armedAt)) {
       this.armedAt = lowest;
       turn.effects.push({ kind: 'alarm', at: lowest });
     }
-    for (const e of turn.effects) if (e.kind === 'send') this.counters.messagesSent++;
+    let sent = 0;
+    for (const e of turn.effects) if (e.kind === 'send') sent++;
+    this.counters.messagesSent += sent;
     this.counters.errors += turn.errors;
+    this.counters.messagesDelivered += turn.delivered;
+    this.countRate(turn.now, turn.delivered);
+    if (sent > 0 || turn.errors > 0 || turn.delivered > 0 || this.countersDirty) {
+      this.host.kv.put('meta', COUNTERS_KEY, this.counters);
+      this.countersDirty = false;
+    }
     return turn.effects;
   }
 }

@@ -10,6 +10,12 @@ export interface HubOps {
   session(connId: string): Session | undefined;
   /** Feed an event to a session's machine and perform the actions it returns. */
   drive(turn: Turn, session: Session, event: SessionEvent): void;
+  /** The live session an address reaches: its registration, else a session with that identity. */
+  resolve(address: string, now: number): Session | null;
+  checkBackpressure(turn: Turn, sender: Session): void;
+  /** Deliveries per second over the last full second. */
+  processingRate(now: number): number;
+  metrics(turn: Turn): Record<string, number>;
 }
 
 /** One validated request from one session, with reply helpers bound to it. */

@@ -15,7 +15,24 @@ export interface Session {
   /** Session token handed out in hub:connected; refreshable (contract §10). */
   token: string | null;
   tokenExpiresAt: number | null;
+  flow: Flow;
 }
+
+/** Delivery bookkeeping of a session, kept with it across hibernation. */
+export interface Flow {
+  /** Sequence of the last frame put in the pause buffer. */
+  bufSeq: number;
+  /** Frames waiting in the pause buffer. */
+  buffered: number;
+  /** Frames dropped from the pause buffer since the last resume. */
+  dropped: number;
+  /** Recipients still queued for this session's own broadcasts, publications and sends. */
+  queued: number;
+  /** The hub told this sender to pause (queue above the threshold). */
+  pausedByHub: boolean;
+}
+
+export const emptyFlow = (): Flow => ({ bufSeq: 0, buffered: 0, dropped: 0, queued: 0, pausedByHub: false });
 
 const STATE_NAMES = ['connecting', 'registered', 'paused', 'rate-limited', 'closing', 'closed'] as const;
 const nullableNumber = z.number().nullable();
@@ -49,6 +66,13 @@ export const attachmentSchema = z.object({
   abuse: z.object({ windowStart: z.number(), count: z.number(), hotSince: nullableNumber }),
   token: z.string().nullable(),
   tokenExpiresAt: nullableNumber,
+  flow: z.object({
+    bufSeq: z.number(),
+    buffered: z.number(),
+    dropped: z.number(),
+    queued: z.number(),
+    pausedByHub: z.boolean(),
+  }),
 });
 export type Attachment = z.infer<typeof attachmentSchema>;
 
@@ -75,6 +99,7 @@ export const toAttachment = (session: Session): Attachment => ({
   abuse: session.abuse,
   token: session.token,
   tokenExpiresAt: session.tokenExpiresAt,
+  flow: session.flow,
 });
 
 export const fromAttachment = (raw: unknown): Session | null => {
@@ -88,6 +113,7 @@ export const fromAttachment = (raw: unknown): Session | null => {
     abuse: a.abuse,
     token: a.token,
     tokenExpiresAt: a.tokenExpiresAt,
+    flow: a.flow,
   };
 };
 

@@ -4,6 +4,7 @@ import { errorReply, type ErrorSpec } from '../protocol/errors';
 import type { Effect } from './effects';
 import type { LogEntry } from './log';
 import { Logger } from './log';
+import type { KvStore } from './kv-store';
 import type { RegistryStore } from './registry-store';
 import type { Session } from './session';
 
@@ -15,6 +16,7 @@ export interface IdSource {
 
 export interface HubHost {
   registry: RegistryStore;
+  kv: KvStore;
   ids: IdSource;
   /** Time of the last ping the runtime answered for this socket without waking the hub. */
   pingAt(connId: string): number | null;
@@ -30,6 +32,9 @@ export class Turn {
   readonly dirty = new Set<Session>();
   registryTouched = false;
   errors = 0;
+  /** Frames handed to sessions (or their pause buffers) by delivery. */
+  delivered = 0;
+  jobsAdded = false;
   readonly log: Logger;
 
   constructor(

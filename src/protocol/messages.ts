@@ -57,6 +57,37 @@ export const refreshTokenPayload = z.object({ token: z.string().min(1).max(8192)
 
 export const emptyPayload = z.unknown();
 
+export const TOPIC_PATTERN = /^[A-Za-z0-9_.:/-]{1,256}$/;
+export const topicSchema = z
+  .string()
+  .regex(TOPIC_PATTERN, { message: 'topic must be 1-256 characters of A-Z a-z 0-9 _ . : / -' });
+
+const appType = z.string().min(1).max(256);
+
+export const sendPayload = z.object({
+  to: addressSchema.optional(),
+  type: appType,
+  data: z.unknown().optional(),
+});
+
+export const broadcastPayload = z.object({
+  type: appType,
+  data: z.unknown().optional(),
+  excludeSelf: z.boolean().optional(),
+});
+
+export const subscribePayload = z.object({ topic: topicSchema });
+
+export const unsubscribePayload = z
+  .object({ topic: topicSchema.optional(), subscriptionId: z.string().min(1).max(256).optional() })
+  .refine((p) => p.topic !== undefined || p.subscriptionId !== undefined, {
+    message: 'give topic or subscriptionId',
+  });
+
+export const publishPayload = z.object({ topic: topicSchema, type: appType, data: z.unknown().optional() });
+
+export const flowPayload = z.object({ reason: z.string().max(256).optional() }).nullable().optional();
+
 export const requestSchemas = {
   'hub:connect': emptyPayload,
   'hub:heartbeat': heartbeatPayload,
@@ -68,6 +99,14 @@ export const requestSchemas = {
   'hub:list_actors': listActorsPayload,
   'hub:refresh_token': refreshTokenPayload,
   'hub:metrics': emptyPayload,
+  'hub:send': sendPayload,
+  'hub:broadcast': broadcastPayload,
+  'hub:subscribe': subscribePayload,
+  'hub:unsubscribe': unsubscribePayload,
+  'hub:publish': publishPayload,
+  'hub:pause': flowPayload,
+  'hub:resume': flowPayload,
+  'hub:queue_stats': emptyPayload,
 } as const;
 
 export type RequestType = keyof typeof requestSchemas;

@@ -1,0 +1,196 @@
+import { frameFor, type FlatFrame } from './flat';
+import { key, seqKey, SEP } from './kv-store';
+import type { HubOps } from './request';
+import { isLive, stateOf, type Session } from './session';
+import type { Turn } from './turn';
+
+/**
+ * How a frame reaches a session: straight to its socket, or into its pause
+ * buffer (durable, in order) while it is paused. Work too large for one turn
+ * (broadcast and publication beyond the sync threshold, and anything a sender
+ * sends while earlier work of its own is still queued) becomes a job that the
+ * alarm drains one batch at a time. Jobs and buffers live in storage, and
+ * each batch's sends and storage writes happen in the same turn, so an
+ * eviction between batches neither loses nor repeats a recipient.
+ */
+
+/** Who gets `hub:delivery_ack` once a frame reached the target's socket. */
+export interface Ack {
+  conn: string;
+  to: string;
+  requestId: string;
+  messageId: string;
+  target: string;
+}
+
+interface Buffered {
+  frame: string;
+  ack: Ack | null;
+}
+
+interface Recipient {
+  address: string;
+  connId: string;
+}
+
+export interface Job {
+  seq: number;
+  kind: 'send' | 'broadcast' | 'publish';
+  senderConn: string;
+  head: string;
+  tail: string;
+  remaining: number;
+  delivered: number;
+  failed: number;
+  ack: Ack | null;
+}
+
+const BUF = 'buf';
+const JOB = 'job';
+const JOB_RECIPIENT = 'jobr';
+const META = 'meta';
+
+/** Whether deliveries to this session are held (client paused, possibly also rate-limited meanwhile). */
+export const isPaused = (session: Session): boolean => {
+  const state = stateOf(session);
+  return state === 'paused' || (state === 'rate-limited' && session.snapshot.context.resumeTo === 'paused');
+};
+
+export const sendAck = (turn: Turn, ack: Ack): void => {
+  turn.reply(ack.conn, ack.to, ack.requestId, 'hub:delivery_ack', {
+    messageId: ack.messageId,
+    deliveredAt: turn.now,
+    status: 'delivered',
+  });
+};
+
+export const sendUnknownActor = (turn: Turn, ack: Ack): void => {
+  turn.error(ack.conn, ack.to, ack.requestId, {
+    code: 'unknown_actor',
+    message: `Actor ${ack.target} is not registered with this hub (or its session closed).`,
+    extra: { actorAddress: ack.target },
+  });
+};
+
+/**
+ * Hands one frame to a live session, or buffers it if the session is paused.
+ * Beyond PAUSE_BUFFER_LIMIT the oldest buffered frame is dropped and counted;
+ * an ask whose frame is dropped is told so, so no ask goes unanswered.
+ */
+export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | null): 'delivered' | 'buffered' => {
+  turn.delivered++;
+  if (!isPaused(target)) {
+    turn.effects.push({ kind: 'send', conn: target.connId, frame });
+    if (ack) sendAck(turn, ack);
+    return 'delivered';
+  }
+  const { kv } = turn.host;
+  const flow = target.flow;
+  flow.bufSeq++;
+  kv.put(BUF, key(target.connId, seqKey(flow.bufSeq)), { frame, ack } satisfies Buffered);
+  flow.buffered++;
+  if (flow.buffered > turn.config.pauseBufferLimit) {
+    const [oldest] = kv.scan<Buffered>(BUF, target.connId + SEP, 1);
+    if (oldest) {
+      kv.delete(BUF, oldest[0]);
+      flow.buffered--;
+      flow.dropped++;
+      if (oldest[1].ack) {
+        turn.reply(oldest[1].ack.conn, oldest[1].ack.to, oldest[1].ack.requestId, 'hub:delivery_ack', {
+          messageId: oldest[1].ack.messageId,
+          deliveredAt: null,
+          status: 'dropped',
+        });
+      }
+    }
+  }
+  turn.dirty.add(target);
+  return 'buffered';
+};
+
+/** Sends everything a paused session accumulated, in order (on hub:resume). */
+export const flushBuffer = (turn: Turn, session: Session): number => {
+  const { kv } = turn.host;
+  const entries = kv.scan<Buffered>(BUF, session.connId + SEP);
+  for (const [, entry] of entries) {
+    turn.effects.push({ kind: 'send', conn: session.connId, frame: entry.frame });
+    if (entry.ack) sendAck(turn, entry.ack);
+  }
+  kv.deletePrefix(BUF, session.connId + SEP);
+  session.flow.buffered = 0;
+  turn.dirty.add(session);
+  return entries.length;
+};
+
+/** A closing session's buffer is discarded; asks waiting on it learn the target is gone. */
+export const releaseBuffer = (turn: Turn, session: Session): void => {
+  const { kv } = turn.host;
+  if (session.flow.buffered === 0) return;
+  for (const [, entry] of kv.scan<Buffered>(BUF, session.connId + SEP)) if (entry.ack) sendUnknownActor(turn, entry.ack);
+  kv.deletePrefix(BUF, session.connId + SEP);
+  session.flow.buffered = 0;
+};
+
+// ------------------------------------------------------------------ jobs
+
+export const hasJobs = (turn: Turn): boolean => turn.host.kv.count(JOB, '') > 0;
+
+export const enqueueJob = (
+  turn: Turn,
+  sender: Session,
+  job: Omit<Job, 'seq' | 'remaining' | 'delivered' | 'failed'> & { delivered?: number; failed?: number },
+  recipients: Recipient[],
+): Job | null => {
+  if (recipients.length === 0) return null;
+  const { kv } = turn.host;
+  const seq = (kv.get<number>(META, 'jobSeq') ?? 0) + 1;
+  kv.put(META, 'jobSeq', seq);
+  const stored: Job = {
+    ...job,
+    seq,
+    remaining: recipients.length,
+    delivered: job.delivered ?? 0,
+    failed: job.failed ?? 0,
+  };
+  kv.put(JOB, seqKey(seq), stored);
+  recipients.forEach((r, i) => kv.put(JOB_RECIPIENT, key(seqKey(seq), seqKey(i)), r));
+  sender.flow.queued += recipients.length;
+  turn.dirty.add(sender);
+  turn.jobsAdded = true;
+  return stored;
+};
+
+/**
+ * Delivers the next batch of the oldest job. Returns whether work remains.
+ * Called from the alarm; each call does at most one batch so a large fan-out
+ * never holds the object for long.
+ */
+export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
+  const { kv } = turn.host;
+  const [first] = kv.scan<Job>(JOB, '', 1);
+  if (!first) return false;
+  const [jobKey, job] = first;
+  const batch = kv.scan<Recipient>(JOB_RECIPIENT, jobKey + SEP, turn.config.broadcastSyncThreshold);
+  const flat: FlatFrame = { head: job.head, tail: job.tail };
+  for (const [rKey, r] of batch) {
+    const target = hub.session(r.connId);
+    if (target && isLive(target)) {
+      deliver(turn, target, frameFor(flat, r.address), job.kind === 'send' ? job.ack : null);
+      job.delivered++;
+    } else {
+      job.failed++;
+      if (job.kind === 'send' && job.ack) sendUnknownActor(turn, job.ack);
+    }
+    kv.delete(JOB_RECIPIENT, rKey);
+  }
+  job.remaining -= batch.length;
+  if (job.remaining <= 0 || batch.length === 0) kv.delete(JOB, jobKey);
+  else kv.put(JOB, jobKey, job);
+  const sender = hub.session(job.senderConn);
+  if (sender) {
+    sender.flow.queued = Math.max(0, sender.flow.queued - batch.length);
+    turn.dirty.add(sender);
+    hub.checkBackpressure(turn, sender);
+  }
+  return kv.count(JOB, '') > 0;
+};

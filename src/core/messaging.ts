@@ -1,0 +1,223 @@
+import { HUB_ADDRESS } from '../protocol/envelope';
+import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack } from './delivery';
+import { flatFrame, forwardMetadata, frameFor, type FlatFrame } from './flat';
+import type { HandlerTable, Request } from './request';
+import { isLive, type Session } from './session';
+import { addSubscription, findSubscription, removeSubscription, subscribersOf, subscriptionById } from './topics';
+
+/** Handlers of contract §6: point-to-point, broadcast, pub/sub and flow control. */
+
+interface Recipient {
+  address: string;
+  connId: string;
+}
+
+/**
+ * Delivers the first recipients now and queues the rest as a job. When the
+ * sender already has queued work, everything queues behind it so that a
+ * sender's messages reach each target in the order they were sent.
+ */
+const fanOut = (req: Request, kind: 'broadcast' | 'publish', flat: FlatFrame, recipients: Recipient[]) => {
+  const { turn } = req;
+  const sender = req.session;
+  const syncCount = sender.flow.queued > 0 ? 0 : Math.min(recipients.length, turn.config.broadcastSyncThreshold);
+  let delivered = 0;
+  let failed = 0;
+  for (const r of recipients.slice(0, syncCount)) {
+    const target = req.hub.session(r.connId);
+    if (target && isLive(target)) {
+      deliver(turn, target, frameFor(flat, r.address), null);
+      delivered++;
+    } else failed++;
+  }
+  const rest = recipients.slice(syncCount);
+  enqueueJob(turn, sender, { kind, senderConn: sender.connId, head: flat.head, tail: flat.tail, ack: null }, rest);
+  req.hub.checkBackpressure(turn, sender);
+  return { delivered, failed, queued: rest.length };
+};
+
+export const messagingHandlers: HandlerTable = {
+  'hub:send': (req, p) => {
+    const { turn, envelope } = req;
+    if (p.to !== undefined && envelope.to !== HUB_ADDRESS && envelope.to !== p.to) {
+      req.fail({
+        code: 'ambiguous_target',
+        message: `The envelope names ${envelope.to} but payload.to names ${p.to}.`,
+        details: { envelopeTo: envelope.to, payloadTo: p.to },
+      });
+      return;
+    }
+    const target = p.to ?? envelope.to;
+    if (target === HUB_ADDRESS) {
+      req.fail({
+        code: 'invalid_message',
+        message: 'hub:send needs a target: payload.to or an envelope to other than the hub.',
+        details: { issues: [{ path: 'payload.to', message: 'missing target' }] },
+      });
+      return;
+    }
+    const ack: Ack | null = req.isAsk
+      ? { conn: req.session.connId, to: envelope.from, requestId: envelope.id, messageId: envelope.id, target }
+      : null;
+    const dest = req.hub.resolve(target, turn.now);
+    if (!dest) {
+      if (ack) sendUnknownActor(turn, ack);
+      turn.log.log('debug', 'send.unknown_target', { sessionId: req.sessionId, traceId: req.traceId });
+      return;
+    }
+    const flat = flatFrame({
+      id: turn.host.ids.id(),
+      from: envelope.from,
+      type: p.type,
+      payload: p.data ?? null,
+      timestamp: envelope.timestamp,
+      ttl: envelope.ttl,
+      metadata: forwardMetadata(envelope),
+    });
+    if (req.session.flow.queued > 0) {
+      enqueueJob(
+        turn,
+        req.session,
+        { kind: 'send', senderConn: req.session.connId, head: flat.head, tail: flat.tail, ack },
+        [{ address: target, connId: dest.connId }],
+      );
+      return;
+    }
+    deliver(turn, dest, frameFor(flat, target), ack);
+  },
+
+  'hub:broadcast': (req, p) => {
+    const { turn, envelope } = req;
+    const capability = typeof envelope.metadata.targetCapability === 'string' ? envelope.metadata.targetCapability : null;
+    const recipients: Recipient[] = [];
+    let matching = 0;
+    const limit = turn.config.maxBroadcastRecipients;
+    for (const row of turn.host.registry.scanFrom(turn.now, '')) {
+      if (capability !== null && !row.capabilities.includes(capability)) continue;
+      if (p.excludeSelf === true && row.connId === req.session.connId) continue;
+      const target = req.hub.session(row.connId);
+      if (!target || !isLive(target)) continue;
+      matching++;
+      if (matching <= limit) recipients.push({ address: row.address, connId: row.connId });
+    }
+    if (matching > limit) {
+      req.fail({
+        code: 'broadcast_limit_exceeded',
+        message: `The broadcast would reach ${matching} actors; the limit is ${limit}.`,
+        details: { recipients: matching, limit },
+      });
+      return;
+    }
+    const flat = flatFrame({
+      id: turn.host.ids.id(),
+      from: envelope.from,
+      type: p.type,
+      payload: p.data ?? null,
+      timestamp: envelope.timestamp,
+      ttl: envelope.ttl,
+      metadata: forwardMetadata(envelope, { broadcast: true }),
+    });
+    const result = fanOut(req, 'broadcast', flat, recipients);
+    req.reply('hub:broadcast_ack', {
+      messageId: envelope.id,
+      deliveredCount: result.delivered,
+      failedCount: result.failed,
+      queuedCount: result.queued,
+    });
+  },
+
+  'hub:subscribe': (req, p) => {
+    const existing = findSubscription(req.turn, p.topic, req.envelope.from);
+    if (existing && existing.connId === req.session.connId) {
+      req.reply('hub:subscribed', { topic: p.topic, subscriptionId: existing.subscriptionId });
+      return;
+    }
+    if (existing) removeSubscription(req.turn, existing);
+    const subscriptionId = req.turn.host.ids.id();
+    addSubscription(req.turn, { subscriptionId, topic: p.topic, address: req.envelope.from, connId: req.session.connId });
+    req.reply('hub:subscribed', { topic: p.topic, subscriptionId });
+  },
+
+  'hub:unsubscribe': (req, p) => {
+    const { turn, envelope } = req;
+    let sub = p.subscriptionId !== undefined ? subscriptionById(turn, p.subscriptionId) : null;
+    if (sub && sub.connId !== req.session.connId) sub = null;
+    // Older clients pass a topic name as subscriptionId.
+    if (!sub && p.subscriptionId !== undefined) sub = findSubscription(turn, p.subscriptionId, envelope.from);
+    if (!sub && p.topic !== undefined) sub = findSubscription(turn, p.topic, envelope.from);
+    if (sub && sub.connId === req.session.connId) removeSubscription(turn, sub);
+    else sub = null;
+    if (req.isAsk) {
+      req.reply('hub:unsubscribed', {
+        topic: sub?.topic ?? p.topic ?? p.subscriptionId ?? null,
+        subscriptionId: sub?.subscriptionId ?? null,
+      });
+    }
+  },
+
+  'hub:publish': (req, p) => {
+    const { turn, envelope } = req;
+    const recipients: Recipient[] = [];
+    for (const sub of subscribersOf(turn, p.topic)) {
+      const target = req.hub.session(sub.connId);
+      if (target && isLive(target)) recipients.push({ address: sub.address, connId: sub.connId });
+    }
+    const flat = flatFrame({
+      id: turn.host.ids.id(),
+      from: envelope.from,
+      type: p.type,
+      payload: p.data ?? null,
+      timestamp: envelope.timestamp,
+      ttl: envelope.ttl,
+      metadata: forwardMetadata(envelope, { topic: p.topic, publication: true }),
+    });
+    fanOut(req, 'publish', flat, recipients);
+    req.reply('hub:published', { topic: p.topic, subscriberCount: recipients.length });
+  },
+
+  'hub:pause': (req) => {
+    req.hub.drive(req.turn, req.session, { type: 'PAUSE', now: req.turn.now });
+    if (req.isAsk) req.reply('hub:paused', { paused: true, bufferLimit: req.turn.config.pauseBufferLimit });
+  },
+
+  'hub:resume': (req) => {
+    const dropped = req.session.flow.dropped;
+    req.hub.drive(req.turn, req.session, { type: 'RESUME', now: req.turn.now });
+    const flushed = isPaused(req.session) ? 0 : flushBuffer(req.turn, req.session);
+    req.session.flow.dropped = 0;
+    if (req.isAsk) req.reply('hub:resumed', { paused: isPaused(req.session), flushed, dropped });
+  },
+
+  'hub:queue_stats': (req) => {
+    const { session, turn } = req;
+    req.reply('hub:queue_stats_response', {
+      queueDepth: session.flow.queued + session.flow.buffered,
+      processingRate: req.hub.processingRate(turn.now),
+      pauseThreshold: turn.config.queuePauseThreshold,
+      resumeThreshold: turn.config.queueResumeThreshold,
+      paused: isPaused(session) || session.flow.pausedByHub,
+      buffered: session.flow.buffered,
+      dropped: session.flow.dropped,
+    });
+  },
+
+  'hub:metrics': (req) => {
+    req.reply('hub:metrics_response', req.hub.metrics(req.turn));
+  },
+};
+
+/** Hub-initiated flow control towards a sender whose queued work crosses the thresholds. */
+export const backpressure = (req: { turn: Request['turn'] }, sender: Session): void => {
+  const { turn } = req;
+  const flow = sender.flow;
+  const identity = sender.snapshot.context.identity ?? HUB_ADDRESS;
+  if (!flow.pausedByHub && flow.queued >= turn.config.queuePauseThreshold) {
+    flow.pausedByHub = true;
+    turn.dirty.add(sender);
+    turn.reply(sender.connId, identity, null, 'hub:pause', { reason: 'queue_depth', queueDepth: flow.queued });
+  } else if (flow.pausedByHub && flow.queued <= turn.config.queueResumeThreshold) {
+    flow.pausedByHub = false;
+    turn.dirty.add(sender);
+    turn.reply(sender.connId, identity, null, 'hub:resume', { reason: 'queue_drained', queueDepth: flow.queued });
+  }
+};

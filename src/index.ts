@@ -15,7 +15,12 @@ export const hubNameFor = (pathname: string): string | null => {
   if (pathname === '/' || pathname === '/ws' || pathname === '/ws/') return DEFAULT_HUB;
   const match = /^\/ws\/([^/]+)\/?$/.exec(pathname);
   if (!match?.[1]) return null;
-  const name = decodeURIComponent(match[1]);
+  let name: string;
+  try {
+    name = decodeURIComponent(match[1]);
+  } catch {
+    return null; // malformed percent-encoding is simply not a hub name
+  }
   return HUB_NAME.test(name) ? name : null;
 };
 

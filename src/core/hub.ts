@@ -272,7 +272,7 @@ export class HubCore implements HubOps {
       parseError = err instanceof Error ? err.message : String(err);
     }
     const obj = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
-    const rawId = typeof obj?.id === 'string' ? obj.id : null;
+    const rawId = typeof obj?.id === 'string' ? obj.id : obj === null ? sniffId(text) : null;
     const rawType = typeof obj?.type === 'string' ? obj.type : null;
 
     this.drive(turn, session, { type: 'FRAME', now: turn.now });

@@ -41,7 +41,7 @@ export class Request {
   }
 
   fail(spec: ErrorSpec): void {
-    this.turn.error(this.session.connId, this.envelope.from, this.envelope.id, spec, this.sessionId);
+    this.turn.error(this.session.connId, this.envelope.from, this.envelope.id, spec, this.sessionId, this.traceId);
   }
 
   get isAsk(): boolean {

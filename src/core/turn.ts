@@ -77,12 +77,12 @@ export class Turn {
     });
   }
 
-  error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string): void {
+  error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string): void {
     const { type, payload } = errorReply(spec);
     this.errors++;
     this.reply(conn, to, requestId, type, payload);
     const level: LogLevel = spec.code === 'internal_error' ? 'error' : 'debug';
-    this.log.log(level, 'request.refused', { sessionId, traceId: requestId ?? undefined, code: spec.code });
+    this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code: spec.code });
   }
 
   close(conn: string, code: number, reason: string): void {

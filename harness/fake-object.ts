@@ -102,8 +102,11 @@ export class FakeHubObject {
   /** The client closes its socket; the runtime reports it to the hub. */
   clientClose(socket: FakeSocket, code = 1000): void {
     if (socket.closed) return;
+    // Wake with the closing socket still known, as hub-object.ts does with hub(ws):
+    // a core rebuilt without it would never release the session's registrations.
+    const hub = this.hub();
     socket.closed = { code, reason: 'client', by: 'client' };
-    this.perform(this.hub().closed(socket.connId, code, this.clock.now()));
+    this.perform(hub.closed(socket.connId, code, this.clock.now()));
   }
 
   /** Fire the alarm now, whether or not it is due (alarms may fire early or twice). */

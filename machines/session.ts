@@ -210,8 +210,9 @@ export const sessionMachine = setup({
       connectDeadline: null,
       rateLimitedUntil: null,
     })),
-    markClosed: assign(({ event }) => ({
-      closeCode: event.type === 'SOCKET_CLOSED' ? event.code : null,
+    markClosed: assign(({ context, event }) => ({
+      // A close the peer never confirmed keeps the code the hub closed with.
+      closeCode: event.type === 'SOCKET_CLOSED' ? event.code : context.closeCode,
       closeDeadline: null,
       connectDeadline: null,
       rateLimitedUntil: null,

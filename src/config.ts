@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { permissionsSchema } from './core/auth';
 
 /**
  * Every limit and interval of the contract is a `[vars]` entry. Wrangler hands
@@ -35,7 +36,19 @@ export const varsSchema = z.object({
     QUEUE_RESUME_THRESHOLD: int(250, 0),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     AUTH_ENABLED: bool(false),
+    DEFAULT_PERMISSIONS: z
+      .string()
+      .default('{}')
+      .transform((text, ctx) => {
+        try {
+          return permissionsSchema.strict().parse(JSON.parse(text));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'DEFAULT_PERMISSIONS must be a JSON permissions object' });
+          return z.NEVER;
+        }
+      }),
 });
+
 
 export const configSchema = varsSchema
   .transform((v) => ({
@@ -57,6 +70,7 @@ export const configSchema = varsSchema
     queueResumeThreshold: v.QUEUE_RESUME_THRESHOLD,
     logLevel: v.LOG_LEVEL,
     authEnabled: v.AUTH_ENABLED,
+    defaultPermissions: v.DEFAULT_PERMISSIONS,
   }))
   .refine((c) => c.defaultActorTtlSeconds <= c.maxActorTtlSeconds, {
     message: 'DEFAULT_ACTOR_TTL must not exceed MAX_ACTOR_TTL',

@@ -1,5 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { parseConfig, type HubConfig } from './config';
+import { prepareAuth } from './auth/prepare';
+import type { AuthInput } from './core/auth';
 import type { Effect } from './core/effects';
 import { HubCore } from './core/hub';
 import type { LogEntry } from './core/log';
@@ -48,11 +50,14 @@ export class SignalHub extends DurableObject<Env> {
   private readonly registry: SqlRegistryStore;
   private readonly kv: SqlKvStore;
   private core: HubCore | null = null;
+  private inbox: Promise<void> = Promise.resolve();
+  private readonly secret: string;
   private readonly sockets = new Map<string, WebSocket>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.config = parseConfig(env);
+    this.secret = typeof env.JWT_SECRET === 'string' ? env.JWT_SECRET : '';
     this.registry = new SqlRegistryStore(ctx.storage.sql);
     this.kv = new SqlKvStore(ctx.storage.sql);
     // The runtime answers pings itself, so keep-alives never wake the object.
@@ -73,10 +78,17 @@ export class SignalHub extends DurableObject<Env> {
     };
   }
 
-  private hub(): HubCore {
+  /**
+   * `current` is the socket whose event woke us. A socket that is closing or
+   * errored is no longer listed by getWebSockets(), so without it a hub woken
+   * by a close would not know the session and never release its registrations.
+   */
+  private hub(current?: WebSocket): HubCore {
     if (this.core) return this.core;
     const restored: { connId: string; attachment: unknown }[] = [];
-    for (const ws of this.ctx.getWebSockets()) {
+    const sockets = this.ctx.getWebSockets();
+    if (current && !sockets.includes(current)) sockets.push(current);
+    for (const ws of sockets) {
       const connId = this.ctx.getTags(ws)[0];
       if (!connId) continue;
       this.sockets.set(connId, ws);
@@ -123,26 +135,42 @@ export class SignalHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const connId = this.connOf(ws);
     if (!connId) return;
-    const hub = this.hub();
     this.sockets.set(connId, ws);
-    this.run(() => hub.frame(connId, message, Date.now()), connId);
+    if (!this.config.authEnabled) {
+      const hub = this.hub();
+      this.run(() => hub.frame(connId, message, Date.now()), connId);
+      return;
+    }
+    // Token checks are asynchronous and the runtime may deliver the next frame
+    // while one awaits, so with auth on frames pass through one queue in
+    // arrival order.
+    const turn = this.inbox.then(async () => {
+      const text = typeof message === 'string' ? message : new TextDecoder().decode(message);
+      let auth: AuthInput | undefined;
+      try {
+        auth = await prepareAuth(text, this.secret, Date.now());
+      } catch (err) {
+        writeLog({ level: 'error', event: 'auth.verify_failed', connId, error: String(err) });
+      }
+      this.run(() => this.hub().frame(connId, message, Date.now(), auth), connId);
+    });
+    this.inbox = turn;
+    await turn;
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
-    const connId = this.connOf(ws);
-    console.log('DEBUG in list before close', this.ctx.getWebSockets().includes(ws), this.core === null);
-    const hub = this.hub();
     // Complete the close handshake at once so the client is not left in CLOSING.
     this.safeClose(ws, sendableCode(code), 'closed');
+    const connId = this.connOf(ws);
     if (!connId) return;
-    this.run(() => hub.closed(connId, code, Date.now()));
+    this.run(() => this.hub(ws).closed(connId, code, Date.now()));
     this.sockets.delete(connId);
   }
 
   override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
     const connId = this.connOf(ws);
     if (!connId) return;
-    this.run(() => this.hub().closed(connId, 1006, Date.now()));
+    this.run(() => this.hub(ws).closed(connId, 1006, Date.now()));
     this.sockets.delete(connId);
   }
 

@@ -28,7 +28,11 @@ export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
     try {
-      parseConfig(env);
+      const config = parseConfig(env);
+      // Auth on without a secret would let nobody in (or worse, accept tokens signed with ""): refuse to serve.
+      if (config.authEnabled && !(typeof env.JWT_SECRET === 'string' && env.JWT_SECRET.length > 0)) {
+        throw new ConfigError([{ path: 'JWT_SECRET', message: 'AUTH_ENABLED is true but the JWT_SECRET secret is not set' }]);
+      }
     } catch (err) {
       if (err instanceof ConfigError) {
         writeLog({ level: 'error', event: 'config.invalid', issues: err.issues });

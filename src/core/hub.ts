@@ -2,6 +2,7 @@ import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/ses
 import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
+import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import { releaseBuffer, runJobBatch } from './delivery';
 import { connectHandler, lifecycleHandlers } from './lifecycle';
@@ -120,6 +121,8 @@ export class HubCore implements HubOps {
       token: null,
       tokenExpiresAt: null,
       flow: emptyFlow(),
+      authExpiresAt: null,
+      permissions: null,
     };
     this.sessions.set(connId, session);
     this.counters.connectionsOpened++;
@@ -129,8 +132,10 @@ export class HubCore implements HubOps {
     return this.finish(turn);
   }
 
-  frame(connId: string, raw: string | ArrayBuffer, now: number): Effect[] {
+  /** `auth` is the shell's verdict on a JWT the frame carries (auth on, connect and refresh only). */
+  frame(connId: string, raw: string | ArrayBuffer, now: number, auth?: AuthInput): Effect[] {
     const turn = this.turn(now);
+    turn.auth = auth;
     const session = this.sessions.get(connId);
     if (!session || !this.acceptsFrames(session)) return this.finish(turn);
     this.counters.messagesReceived++;
@@ -163,7 +168,10 @@ export class HubCore implements HubOps {
       const due = deadlineOf(session);
       const pingAt = this.host.pingAt(session.connId);
       const pingExtends = pingAt !== null && pingAt > session.snapshot.context.lastSeen;
-      if ((due !== null && due <= now) || pingExtends) {
+      if (session.authExpiresAt !== null && session.authExpiresAt <= now && isLive(session)) {
+        turn.log.log('info', 'session.token_expired', { sessionId: session.snapshot.context.sessionId });
+        this.drive(turn, session, { type: 'TOKEN_EXPIRED', now });
+      } else if ((due !== null && due <= now) || pingExtends) {
         this.drive(turn, session, { type: 'TICK', now, pingAt });
       }
     }
@@ -368,7 +376,11 @@ export class HubCore implements HubOps {
       const holder = this.sessions.get(row.connId);
       if (holder && isLive(holder)) return holder;
     }
-    const connId = this.identities.get(address);
+    return this.resolveIdentity(address);
+  }
+
+  resolveIdentity(identity: string): Session | null {
+    const connId = this.identities.get(identity);
     const session = connId !== undefined ? this.sessions.get(connId) : undefined;
     return session && isLive(session) ? session : null;
   }

@@ -45,10 +45,40 @@ export const connectHandler = (req: Request): void => {
     return;
   }
 
-  const identity = req.envelope.from;
-  const capabilities = meta.data.capabilities ?? [];
-  req.session.token = turn.host.ids.token();
-  req.session.tokenExpiresAt = turn.now + TOKEN_LIFETIME_MS;
+  let identity = req.envelope.from;
+  let capabilities = meta.data.capabilities ?? [];
+  if (turn.config.authEnabled) {
+    const verdict = turn.auth?.verdict ?? { ok: false as const, reason: 'missing_token' };
+    if (!verdict.ok) {
+      req.fail({
+        code: 'unauthorized',
+        message: `hub:connect refused: ${verdict.reason.replace(/_/g, ' ')}.`,
+        resolution: 'Connect with metadata.authToken set to a valid, unexpired HS256 JWT issued by signal-hub.',
+        extra: { action: 'connect', reason: verdict.reason },
+      });
+      turn.log.log('info', 'session.auth_refused', { sessionId: req.sessionId, traceId: req.traceId, reason: verdict.reason });
+      req.hub.drive(turn, req.session, {
+        type: 'CONNECT_REFUSED',
+        now: turn.now,
+        code: CLOSE_CODES.unauthorized,
+        reason: 'unauthorized',
+      });
+      return;
+    }
+    // Identity and capabilities come from the token only.
+    identity = verdict.identity;
+    capabilities = verdict.capabilities;
+    req.session.token = verdict.token;
+    req.session.tokenExpiresAt = verdict.expiresAt;
+    req.session.authExpiresAt = verdict.expiresAt;
+    req.session.permissions = verdict.permissions;
+    // Last one wins: an older live session with the same identity is evicted.
+    const holder = req.hub.resolveIdentity(identity);
+    if (holder && holder !== req.session) req.hub.drive(turn, holder, { type: 'DUPLICATE_DETECTED', now: turn.now });
+  } else {
+    req.session.token = turn.host.ids.token();
+    req.session.tokenExpiresAt = turn.now + TOKEN_LIFETIME_MS;
+  }
   req.hub.drive(turn, req.session, { type: 'CONNECT_ACCEPTED', now: turn.now, identity, capabilities });
 
   const { config } = turn;
@@ -94,6 +124,10 @@ export const lifecycleHandlers: HandlerTable = {
 
   'hub:refresh_token': (req, p) => {
     const { session, turn } = req;
+    if (turn.config.authEnabled) {
+      refreshJwt(req);
+      return;
+    }
     const valid =
       session.token !== null &&
       p.token === session.token &&
@@ -108,4 +142,33 @@ export const lifecycleHandlers: HandlerTable = {
     turn.dirty.add(session);
     req.reply('hub:token_refreshed', { token: session.token, expiresAt: session.tokenExpiresAt });
   },
+};
+
+/** JWT mode: the shell verified the presented token and minted its successor. */
+const refreshJwt = (req: Request): void => {
+  const { session, turn } = req;
+  const verdict = turn.auth?.verdict;
+  if (!verdict || !verdict.ok || !turn.auth?.reissued) {
+    req.fail({
+      code: 'invalid_token',
+      message: `The token cannot be refreshed: ${verdict && !verdict.ok ? verdict.reason.replace(/_/g, ' ') : 'missing token'}.`,
+      resolution: 'Refresh with a valid, unexpired JWT of this session, or reconnect with a new token.',
+      details: { reason: verdict && !verdict.ok ? verdict.reason : 'missing_token' },
+    });
+    return;
+  }
+  if (verdict.identity !== session.snapshot.context.identity) {
+    req.fail({
+      code: 'unauthorized',
+      message: 'The token belongs to another identity.',
+      resolution: 'Refresh with a token issued for this session\'s identity.',
+      extra: { action: 'refresh_token', reason: 'identity_mismatch' },
+    });
+    return;
+  }
+  session.token = turn.auth.reissued.token;
+  session.tokenExpiresAt = turn.auth.reissued.expiresAt;
+  session.authExpiresAt = turn.auth.reissued.expiresAt;
+  turn.dirty.add(session);
+  req.reply('hub:token_refreshed', { token: session.token, expiresAt: session.tokenExpiresAt });
 };

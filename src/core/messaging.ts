@@ -1,4 +1,5 @@
 import { HUB_ADDRESS } from '../protocol/envelope';
+import { permits, permitsBroadcast } from './auth';
 import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack } from './delivery';
 import { flatFrame, forwardMetadata, frameFor, type FlatFrame } from './flat';
 import type { HandlerTable, Request } from './request';
@@ -56,6 +57,7 @@ export const messagingHandlers: HandlerTable = {
       });
       return;
     }
+    if (!req.allowed('send', permits(req.permissions, 'send', target), target)) return;
     const ack: Ack | null = req.isAsk
       ? { conn: req.session.connId, to: envelope.from, requestId: envelope.id, messageId: envelope.id, target }
       : null;
@@ -88,6 +90,7 @@ export const messagingHandlers: HandlerTable = {
 
   'hub:broadcast': (req, p) => {
     const { turn, envelope } = req;
+    if (!req.allowed('broadcast', permitsBroadcast(req.permissions), 'to all actors')) return;
     const capability = typeof envelope.metadata.targetCapability === 'string' ? envelope.metadata.targetCapability : null;
     const recipients: Recipient[] = [];
     let matching = 0;
@@ -127,6 +130,7 @@ export const messagingHandlers: HandlerTable = {
   },
 
   'hub:subscribe': (req, p) => {
+    if (!req.allowed('subscribe', permits(req.permissions, 'subscribe', p.topic), p.topic)) return;
     const existing = findSubscription(req.turn, p.topic, req.envelope.from);
     if (existing && existing.connId === req.session.connId) {
       req.reply('hub:subscribed', { topic: p.topic, subscriptionId: existing.subscriptionId });
@@ -157,6 +161,7 @@ export const messagingHandlers: HandlerTable = {
 
   'hub:publish': (req, p) => {
     const { turn, envelope } = req;
+    if (!req.allowed('publish', permits(req.permissions, 'publish', p.topic), p.topic)) return;
     const recipients: Recipient[] = [];
     for (const sub of subscribersOf(turn, p.topic)) {
       const target = req.hub.session(sub.connId);

@@ -1,4 +1,5 @@
 import { MAX_DISCOVER_LIMIT, MAX_LIST_LIMIT, type DiscoveredActor, type ListedActor } from '../protocol/messages';
+import { inScope } from './auth';
 import { compileGlob } from './glob';
 import type { HandlerTable, Request } from './request';
 import type { ActorRow } from './registry-store';
@@ -25,6 +26,16 @@ export const registryHandlers: HandlerTable = {
     const { turn } = req;
     const { registry, ids } = turn.host;
     const now = turn.now;
+    const identity = req.session.snapshot.context.identity ?? '';
+    if (turn.config.authEnabled && !inScope(identity, p.actorAddress)) {
+      req.fail({
+        code: 'unauthorized',
+        message: `With auth on, this session may register only ${identity} and addresses below it.`,
+        resolution: `Register ${identity} or an address of the form @(${identity.slice(2, -1)}/...).`,
+        extra: { action: 'register', reason: 'scope_violation' },
+      });
+      return;
+    }
     const existing = registry.get(p.actorAddress);
     const liveExisting = isLiveRow(existing, now) ? existing : null;
 
@@ -58,7 +69,8 @@ export const registryHandlers: HandlerTable = {
       address: p.actorAddress,
       connId: req.session.connId,
       sessionId: req.sessionId,
-      capabilities: p.capabilities,
+      // With auth on, capabilities come from the token, never from the client.
+      capabilities: turn.config.authEnabled ? req.session.snapshot.context.capabilities : p.capabilities,
       metadata: p.metadata ?? {},
       registeredAt: now,
       expiresAt: now + ttlMs,

@@ -1,5 +1,6 @@
 import type { SessionEvent } from '../../machines/session';
 import type { Envelope } from '../protocol/envelope';
+import type { Permissions } from './auth';
 import type { ErrorSpec } from '../protocol/errors';
 import type { ParsedRequests, RequestType } from '../protocol/messages';
 import type { Session } from './session';
@@ -12,6 +13,8 @@ export interface HubOps {
   drive(turn: Turn, session: Session, event: SessionEvent): void;
   /** The live session an address reaches: its registration, else a session with that identity. */
   resolve(address: string, now: number): Session | null;
+  /** The live session connected with this identity, if any. */
+  resolveIdentity(identity: string): Session | null;
   checkBackpressure(turn: Turn, sender: Session): void;
   /** Deliveries per second over the last full second. */
   processingRate(now: number): number;
@@ -42,6 +45,23 @@ export class Request {
 
   fail(spec: ErrorSpec): void {
     this.turn.error(this.session.connId, this.envelope.from, this.envelope.id, spec, this.sessionId, this.traceId);
+  }
+
+  /** Permissions in force: the token's claim, else the configured defaults. */
+  get permissions(): Permissions {
+    return this.session.permissions ?? this.turn.config.defaultPermissions;
+  }
+
+  /** Refuses with hub:unauthorized (permission_denied) and returns false when not allowed. */
+  allowed(action: string, ok: boolean, subject: string): boolean {
+    if (ok) return true;
+    this.fail({
+      code: 'unauthorized',
+      message: `This session may not ${action} ${subject}.`,
+      resolution: 'Ask the token issuer for a permissions claim that covers this action.',
+      extra: { action, reason: 'permission_denied' },
+    });
+    return false;
   }
 
   get isAsk(): boolean {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { sessionMachine, type SessionEvent } from '../../machines/session';
+import { permissionsSchema, type Permissions } from './auth';
 import type { AbuseWindow, Bucket } from './rate-limit';
 
 export type SessionSnapshot = SnapshotFrom<typeof sessionMachine>;
@@ -16,6 +17,10 @@ export interface Session {
   token: string | null;
   tokenExpiresAt: number | null;
   flow: Flow;
+  /** Auth on: when the session's JWT expires (the session is closed then unless refreshed). */
+  authExpiresAt: number | null;
+  /** Auth on: the token's permissions claim; null means the configured defaults. */
+  permissions: Permissions | null;
 }
 
 /** Delivery bookkeeping of a session, kept with it across hibernation. */
@@ -73,6 +78,8 @@ export const attachmentSchema = z.object({
     queued: z.number(),
     pausedByHub: z.boolean(),
   }),
+  authExpiresAt: nullableNumber.default(null),
+  permissions: permissionsSchema.nullable().default(null),
 });
 export type Attachment = z.infer<typeof attachmentSchema>;
 
@@ -100,6 +107,8 @@ export const toAttachment = (session: Session): Attachment => ({
   token: session.token,
   tokenExpiresAt: session.tokenExpiresAt,
   flow: session.flow,
+  authExpiresAt: session.authExpiresAt,
+  permissions: session.permissions,
 });
 
 export const fromAttachment = (raw: unknown): Session | null => {
@@ -114,6 +123,8 @@ export const fromAttachment = (raw: unknown): Session | null => {
     token: a.token,
     tokenExpiresAt: a.tokenExpiresAt,
     flow: a.flow,
+    authExpiresAt: a.authExpiresAt,
+    permissions: a.permissions,
   };
 };
 
@@ -128,8 +139,10 @@ export const deadlineOf = (session: Session): number | null => {
     case 'closed':
       return null;
     default: {
-      const heartbeat = c.lastSeen + c.heartbeatTimeoutMs;
-      return c.rateLimitedUntil !== null ? Math.min(heartbeat, c.rateLimitedUntil) : heartbeat;
+      let due = c.lastSeen + c.heartbeatTimeoutMs;
+      if (c.rateLimitedUntil !== null) due = Math.min(due, c.rateLimitedUntil);
+      if (session.authExpiresAt !== null) due = Math.min(due, session.authExpiresAt);
+      return due;
     }
   }
 };

@@ -4,6 +4,7 @@ import { errorReply, type ErrorSpec } from '../protocol/errors';
 import type { Effect } from './effects';
 import type { LogEntry } from './log';
 import { Logger } from './log';
+import type { AuthInput } from './auth';
 import type { KvStore } from './kv-store';
 import type { RegistryStore } from './registry-store';
 import type { Session } from './session';
@@ -35,6 +36,8 @@ export class Turn {
   /** Frames handed to sessions (or their pause buffers) by delivery. */
   delivered = 0;
   jobsAdded = false;
+  /** Token verdict for this frame, computed by the shell before the core runs (auth on only). */
+  auth: AuthInput | undefined = undefined;
   readonly log: Logger;
 
   constructor(

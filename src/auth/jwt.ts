@@ -1,0 +1,135 @@
+import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { z } from 'zod';
+import { permissionsSchema, type Permissions } from '../core/auth';
+
+/**
+ * JWT verification and minting (HS256, issuer "signal-hub") with `jose`.
+ * Everything here is asynchronous, so the Durable Object shell runs it before
+ * handing a frame to the synchronous hub core: the verdict arrives in the
+ * core as event data, like the current time.
+ */
+export const ISSUER = 'signal-hub';
+export const CLOCK_SKEW_SECONDS = 30;
+export const REFRESHED_LIFETIME_SECONDS = 3600;
+
+
+const claimsSchema = z.object({
+  sub: z.string().min(1).max(256),
+  actorId: z.string().min(1).max(250).regex(/^[^)]+$/, 'actorId must not contain ")"'),
+  capabilities: z.array(z.string().min(1).max(256)).max(256).default([]),
+  permissions: permissionsSchema.optional(),
+  exp: z.number(),
+});
+
+export type TokenRefusal =
+  | 'missing_token'
+  | 'malformed_token'
+  | 'unsupported_algorithm'
+  | 'invalid_signature'
+  | 'wrong_issuer'
+  | 'token_expired'
+  | 'token_not_yet_valid'
+  | 'invalid_claims';
+
+export interface VerifiedToken {
+  ok: true;
+  /** The raw token without a bearer prefix. */
+  token: string;
+  identity: string;
+  actorId: string;
+  sub: string;
+  capabilities: string[];
+  permissions: Permissions | null;
+  /** Expiry in epoch ms. */
+  expiresAt: number;
+  claims: JWTPayload;
+}
+export interface RefusedToken {
+  ok: false;
+  reason: TokenRefusal;
+}
+export type TokenVerdict = VerifiedToken | RefusedToken;
+
+export const stripBearer = (raw: string): string => raw.trim().replace(/^bearer\s+/i, '');
+
+const secretKey = (secret: string): Uint8Array => new TextEncoder().encode(secret);
+
+const refusalOf = (err: unknown): TokenRefusal => {
+  if (err instanceof errors.JWTExpired) return 'token_expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'iss') return 'wrong_issuer';
+    if (err.claim === 'nbf' || err.claim === 'iat') return 'token_not_yet_valid';
+    if (err.claim === 'exp') return 'token_expired';
+    return 'invalid_claims';
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return 'unsupported_algorithm';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'invalid_signature';
+  return 'malformed_token';
+};
+
+export const verifyToken = async (raw: string | undefined | null, secret: string, now: number): Promise<TokenVerdict> => {
+  if (raw === undefined || raw === null || stripBearer(raw) === '') return { ok: false, reason: 'missing_token' };
+  const token = stripBearer(raw);
+  try {
+    const { payload } = await jwtVerify(token, secretKey(secret), {
+      issuer: ISSUER,
+      algorithms: ['HS256'],
+      clockTolerance: CLOCK_SKEW_SECONDS,
+      currentDate: new Date(now),
+      requiredClaims: ['exp', 'sub'],
+    });
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) return { ok: false, reason: 'invalid_claims' };
+    return {
+      ok: true,
+      token,
+      identity: `@(${claims.data.actorId})`,
+      actorId: claims.data.actorId,
+      sub: claims.data.sub,
+      capabilities: claims.data.capabilities,
+      permissions: claims.data.permissions ?? null,
+      expiresAt: claims.data.exp * 1000,
+      claims: payload,
+    };
+  } catch (err) {
+    return { ok: false, reason: refusalOf(err) };
+  }
+};
+
+export interface MintOptions {
+  actorId: string;
+  sub?: string;
+  capabilities?: string[];
+  permissions?: Permissions;
+  lifetimeSeconds?: number;
+  now?: number;
+}
+
+export const mintToken = async (secret: string, opts: MintOptions): Promise<string> => {
+  const nowSeconds = Math.floor((opts.now ?? Date.now()) / 1000);
+  const body: JWTPayload = {
+    actorId: opts.actorId,
+    capabilities: opts.capabilities ?? [],
+    ...(opts.permissions ? { permissions: opts.permissions } : {}),
+  };
+  return new SignJWT(body)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(ISSUER)
+    .setSubject(opts.sub ?? opts.actorId)
+    .setIssuedAt(nowSeconds)
+    .setExpirationTime(nowSeconds + (opts.lifetimeSeconds ?? REFRESHED_LIFETIME_SECONDS))
+    .sign(secretKey(secret));
+};
+
+/** A new token with the same identity claims and a fresh one-hour lifetime. */
+export const reissue = async (secret: string, verified: VerifiedToken, now: number): Promise<{ token: string; expiresAt: number }> => {
+  const token = await mintToken(secret, {
+    actorId: verified.actorId,
+    sub: verified.sub,
+    capabilities: verified.capabilities,
+    ...(verified.permissions ? { permissions: verified.permissions } : {}),
+    lifetimeSeconds: REFRESHED_LIFETIME_SECONDS,
+    now,
+  });
+  return { token, expiresAt: (Math.floor(now / 1000) + REFRESHED_LIFETIME_SECONDS) * 1000 };
+};

@@ -1,0 +1,195 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const HOST = '127.0.0.1';
+const ROOT = resolve(import.meta.dirname, '../../..');
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
+const STARTUP_CAP_MS = 60_000;
+const STOP_GRACE_MS = 5_000;
+const OUTPUT_KEEP = 20_000;
+
+export interface DevServer {
+  /** http://127.0.0.1:<port> */
+  readonly baseUrl: string;
+  /** ws://127.0.0.1:<port> */
+  readonly wsUrl: string;
+  /** What wrangler and workerd printed so far (tail only), for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  /** Extra [vars] overrides, passed as `--var KEY:value`. */
+  vars?: Record<string, string | number | boolean>;
+}
+
+/**
+ * Asks the kernel for distinct free ports on the loopback address. All
+ * listeners stay open until every port is known, so the same port cannot be
+ * handed out twice within one call.
+ */
+export const freePorts = async (count: number): Promise<number[]> => {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((done, fail) => {
+          const server = createServer();
+          server.once('error', fail);
+          server.listen(0, HOST, () => done(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))));
+  return ports;
+};
+
+/** Repository entries that are not part of the worker's source and are large or machine-local. */
+const NOT_COPIED = new Set(['.git', '.wrangler', 'node_modules']);
+
+/**
+ * Copies the repository's sources into a fresh directory with node_modules
+ * linked in. `wrangler dev` always watches and rebuilds on source changes,
+ * which drops every open WebSocket; running from a snapshot keeps a test run
+ * on one version of the code even while the checkout is being edited.
+ */
+const snapshotRepo = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'signal-hub-e2e-src-'));
+  for (const entry of readdirSync(ROOT)) {
+    if (NOT_COPIED.has(entry)) continue;
+    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+};
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+/** True while any process of the group still exists (signal 0 probes without killing). */
+const groupAlive = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+const signalGroup = (pgid: number, signal: NodeJS.Signals): void => {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // The group is already gone.
+  }
+};
+
+/**
+ * Starts `wrangler dev --local` on a free loopback port with empty storage of
+ * its own, and resolves once GET /health answers 200. Wrangler runs as the
+ * leader of a new process group, so stopping it also reaches workerd and
+ * esbuild, which it spawns into the same group.
+ */
+export const startDevServer = async (options: DevServerOptions = {}): Promise<DevServer> => {
+  const [port, inspectorPort] = (await freePorts(2)) as [number, number];
+  const workDir = snapshotRepo();
+  const persistDir = mkdtempSync(join(tmpdir(), 'signal-hub-e2e-state-'));
+  const logDir = mkdtempSync(join(tmpdir(), 'signal-hub-e2e-logs-'));
+  const vars = { LOG_LEVEL: 'warn', ...options.vars };
+  const args = [
+    'dev',
+    '--ip', HOST,
+    '--port', String(port),
+    '--inspector-ip', HOST,
+    '--inspector-port', String(inspectorPort),
+    '--local',
+    '--persist-to', persistDir,
+    '--show-interactive-dev-session=false',
+    '--log-level', 'warn',
+    ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${String(v)}`]),
+  ];
+
+  const child: ChildProcess = spawn(WRANGLER, args, {
+    cwd: workDir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      // Nothing outside this machine is contacted, and wrangler's debug logs stay out of $HOME.
+      WRANGLER_SEND_METRICS: 'false',
+      WRANGLER_LOG_PATH: logDir,
+      NO_COLOR: '1',
+      FORCE_COLOR: '0',
+    },
+  });
+  const pgid = child.pid;
+  if (pgid === undefined) throw new Error('wrangler dev did not start (no pid)');
+
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out = (out + chunk.toString('utf8')).slice(-OUTPUT_KEEP);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  child.once('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+
+  // If the test process dies without running afterAll, take the server down with it.
+  const onExit = () => signalGroup(pgid, 'SIGKILL');
+  process.once('exit', onExit);
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    signalGroup(pgid, 'SIGTERM');
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (groupAlive(pgid) && Date.now() < deadline) await sleep(100);
+    if (groupAlive(pgid)) {
+      signalGroup(pgid, 'SIGKILL');
+      const hardDeadline = Date.now() + STOP_GRACE_MS;
+      while (groupAlive(pgid) && Date.now() < hardDeadline) await sleep(50);
+    }
+    process.removeListener('exit', onExit);
+    rmSync(persistDir, { recursive: true, force: true });
+    // Unlink the node_modules link first so the removal can never reach the real one.
+    unlinkSync(join(workDir, 'node_modules'));
+    rmSync(workDir, { recursive: true, force: true });
+    rmSync(logDir, { recursive: true, force: true });
+    if (groupAlive(pgid)) throw new Error(`wrangler dev process group ${pgid} survived SIGKILL`);
+  };
+
+  const baseUrl = `http://${HOST}:${port}`;
+  const deadline = Date.now() + STARTUP_CAP_MS;
+  let lastProblem = 'no answer yet';
+  try {
+    for (;;) {
+      if (exited) throw new Error(`wrangler dev exited early (${JSON.stringify(exited)})`);
+      try {
+        const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        if (res.status === 200) break;
+        lastProblem = `GET /health answered ${res.status}`;
+      } catch (err) {
+        lastProblem = err instanceof Error ? err.message : String(err);
+      }
+      if (Date.now() > deadline) throw new Error(`GET /health not 200 within ${STARTUP_CAP_MS} ms (${lastProblem})`);
+      await sleep(250);
+    }
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw new Error(`${(err as Error).message}\n--- wrangler output ---\n${out}`);
+  }
+
+  return {
+    baseUrl,
+    wsUrl: `ws://${HOST}:${port}`,
+    output: () => out,
+    stop,
+  };
+};

@@ -21,6 +21,7 @@ import {
   stepMachine,
   toAttachment,
   type Session,
+  type SessionSnapshot,
 } from './session';
 import { Turn, type HubHost } from './turn';
 
@@ -31,6 +32,14 @@ const decoder = new TextDecoder();
 /** Byte length of a string in UTF-8 without allocating when the answer is obvious. */
 const byteLength = (text: string, limit: number): number =>
   text.length * 3 <= limit ? text.length : utf8.encode(text).byteLength;
+
+/** One step of a session's machine: the snapshot before, the event, the snapshot after. */
+export interface MachineStep {
+  connId: string;
+  before: SessionSnapshot;
+  event: SessionEvent;
+  after: SessionSnapshot;
+}
 
 export interface Counters {
   messagesReceived: number;
@@ -60,6 +69,11 @@ export class HubCore implements HubOps {
   /** The alarm we last asked for; undefined after a wake, when it is unknown. */
   private armedAt: number | null | undefined = undefined;
   readonly counters: Counters;
+  /**
+   * Sees every session-machine step, for the harness's transition coverage and
+   * replay inspector. Unset in the Durable Object, where it costs one read.
+   */
+  onTransition: ((step: MachineStep) => void) | undefined = undefined;
 
   constructor(
     readonly config: HubConfig,
@@ -191,8 +205,10 @@ export class HubCore implements HubOps {
   // ---------------------------------------------------------------- machine
 
   drive(turn: Turn, session: Session, event: SessionEvent): void {
-    const [next, actions] = stepMachine(session.snapshot, event);
+    const before = session.snapshot;
+    const [next, actions] = stepMachine(before, event);
     session.snapshot = next;
+    this.onTransition?.({ connId: session.connId, before, event, after: next });
     turn.dirty.add(session);
     const ctx = next.context;
     for (const action of actions) {
@@ -225,6 +241,12 @@ export class HubCore implements HubOps {
           releaseBuffer(turn, session);
           if (ctx.identity !== null && this.identities.get(ctx.identity) === session.connId) {
             this.identities.delete(ctx.identity);
+            // With auth off several sessions may share an identity: hand it to another live one.
+            for (const other of this.sessions.values()) {
+              if (other !== session && isLive(other) && other.snapshot.context.identity === ctx.identity) {
+                this.identities.set(ctx.identity, other.connId);
+              }
+            }
           }
           break;
         }

@@ -83,6 +83,7 @@ export const messagingHandlers: HandlerTable = {
         { kind: 'send', senderConn: req.session.connId, head: flat.head, tail: flat.tail, ack },
         [{ address: target, connId: dest.connId }],
       );
+      req.hub.checkBackpressure(turn, req.session);
       return;
     }
     deliver(turn, dest, frameFor(flat, target), ack);

@@ -148,13 +148,14 @@ export class SignalHub extends DurableObject<Env> {
       const text = typeof message === 'string' ? message : new TextDecoder().decode(message);
       let auth: AuthInput | undefined;
       try {
-        auth = await prepareAuth(text, this.secret, Date.now());
+        auth = await prepareAuth(text, this.secret, Date.now(), this.config.maxMessageSize);
       } catch (err) {
         writeLog({ level: 'error', event: 'auth.verify_failed', connId, error: String(err) });
       }
       this.run(() => this.hub().frame(connId, message, Date.now(), auth), connId);
     });
-    this.inbox = turn;
+    // A failed step must not stall every later frame behind it.
+    this.inbox = turn.catch(() => undefined);
     await turn;
   }
 

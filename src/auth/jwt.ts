@@ -50,7 +50,8 @@ export interface RefusedToken {
 }
 export type TokenVerdict = VerifiedToken | RefusedToken;
 
-export const stripBearer = (raw: string): string => raw.trim().replace(/^bearer\s+/i, '');
+// "bearer" alone (an empty token after the prefix) strips to '' too, so it reads as a missing token.
+export const stripBearer = (raw: string): string => raw.trim().replace(/^bearer(\s+|$)/i, '');
 
 const secretKey = (secret: string): Uint8Array => new TextEncoder().encode(secret);
 
@@ -58,6 +59,8 @@ const refusalOf = (err: unknown): TokenRefusal => {
   if (err instanceof errors.JWTExpired) return 'token_expired';
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.claim === 'iss') return 'wrong_issuer';
+    // A required claim that is absent or not a number (no exp at all) is not an expiry problem.
+    if (err.reason === 'missing' || err.reason === 'invalid') return 'invalid_claims';
     if (err.claim === 'nbf' || err.claim === 'iat') return 'token_not_yet_valid';
     if (err.claim === 'exp') return 'token_expired';
     return 'invalid_claims';
@@ -121,15 +124,18 @@ export const mintToken = async (secret: string, opts: MintOptions): Promise<stri
     .sign(secretKey(secret));
 };
 
-/** A new token with the same identity claims and a fresh one-hour lifetime. */
+/**
+ * A new token with the same claims and a fresh one-hour lifetime. Only the
+ * time claims are replaced; everything else the issuer put in is carried over.
+ */
 export const reissue = async (secret: string, verified: VerifiedToken, now: number): Promise<{ token: string; expiresAt: number }> => {
-  const token = await mintToken(secret, {
-    actorId: verified.actorId,
-    sub: verified.sub,
-    capabilities: verified.capabilities,
-    ...(verified.permissions ? { permissions: verified.permissions } : {}),
-    lifetimeSeconds: REFRESHED_LIFETIME_SECONDS,
-    now,
-  });
-  return { token, expiresAt: (Math.floor(now / 1000) + REFRESHED_LIFETIME_SECONDS) * 1000 };
+  const nowSeconds = Math.floor(now / 1000);
+  const { iat: _iat, exp: _exp, nbf: _nbf, ...kept } = verified.claims;
+  const token = await new SignJWT(kept)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(ISSUER)
+    .setIssuedAt(nowSeconds)
+    .setExpirationTime(nowSeconds + REFRESHED_LIFETIME_SECONDS)
+    .sign(secretKey(secret));
+  return { token, expiresAt: (nowSeconds + REFRESHED_LIFETIME_SECONDS) * 1000 };
 };

@@ -7,7 +7,14 @@ import { reissue, verifyToken } from './jwt';
  * The cheap substring test keeps every other frame on the fast path; the
  * core still validates the frame fully, this only supplies the verdict.
  */
-export const prepareAuth = async (text: string, secret: string, now: number): Promise<AuthInput | undefined> => {
+export const prepareAuth = async (
+  text: string,
+  secret: string,
+  now: number,
+  maxLength = Number.POSITIVE_INFINITY,
+): Promise<AuthInput | undefined> => {
+  // An oversized frame is refused by the core's size guard; never parse it here.
+  if (text.length > maxLength) return undefined;
   if (!text.includes('hub:connect') && !text.includes('hub:refresh_token')) return undefined;
   let frame: { type?: unknown; metadata?: { authToken?: unknown }; payload?: { token?: unknown } };
   try {

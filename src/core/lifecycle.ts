@@ -159,10 +159,10 @@ const refreshJwt = (req: Request): void => {
   }
   if (verdict.identity !== session.snapshot.context.identity) {
     req.fail({
-      code: 'unauthorized',
+      code: 'invalid_token',
       message: 'The token belongs to another identity.',
       resolution: 'Refresh with a token issued for this session\'s identity.',
-      extra: { action: 'refresh_token', reason: 'identity_mismatch' },
+      details: { reason: 'identity_mismatch' },
     });
     return;
   }

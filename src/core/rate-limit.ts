@@ -64,7 +64,10 @@ export const countFrame = (
   now: number,
 ): { window: AbuseWindow; abusive: boolean } => {
   let next = window;
-  if (now - window.windowStart >= WINDOW_MS) {
+  // A window that has counted nothing yet (the one opened with the socket) starts at
+  // its first frame; anchored at the open, it would let a flood that began later in
+  // that second count the whole second as hot and close the sender before 10 s.
+  if (window.count === 0 || now - window.windowStart >= WINDOW_MS) {
     const hot = window.count > settings.perSecond * ABUSE_FACTOR;
     // A gap of more than one window breaks the run: the sender paused.
     const contiguous = now - window.windowStart < 2 * WINDOW_MS;

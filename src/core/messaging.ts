@@ -37,6 +37,19 @@ const fanOut = (req: Request, kind: 'broadcast' | 'publish', flat: FlatFrame, re
   return { delivered, failed, queued: rest.length };
 };
 
+/** The flat message a request forwards: the application type and data, from the verified sender. */
+const forwarded = (req: Request, p: { type: string; data?: unknown }, extraMetadata: Record<string, unknown> = {}): FlatFrame =>
+  flatFrame({
+    id: req.turn.host.ids.id(),
+    from: req.envelope.from,
+    type: p.type,
+    payload: p.data ?? null,
+    // The original timestamp keeps the sender's ttl meaning the same deadline.
+    timestamp: req.envelope.timestamp,
+    ttl: req.envelope.ttl,
+    metadata: forwardMetadata(req.envelope, extraMetadata),
+  });
+
 export const messagingHandlers: HandlerTable = {
   'hub:send': (req, p) => {
     const { turn, envelope } = req;
@@ -67,15 +80,7 @@ export const messagingHandlers: HandlerTable = {
       turn.log.log('debug', 'send.unknown_target', { sessionId: req.sessionId, traceId: req.traceId });
       return;
     }
-    const flat = flatFrame({
-      id: turn.host.ids.id(),
-      from: envelope.from,
-      type: p.type,
-      payload: p.data ?? null,
-      timestamp: envelope.timestamp,
-      ttl: envelope.ttl,
-      metadata: forwardMetadata(envelope),
-    });
+    const flat = forwarded(req, p);
     if (req.session.flow.queued > 0) {
       enqueueJob(
         turn,
@@ -112,15 +117,7 @@ export const messagingHandlers: HandlerTable = {
       });
       return;
     }
-    const flat = flatFrame({
-      id: turn.host.ids.id(),
-      from: envelope.from,
-      type: p.type,
-      payload: p.data ?? null,
-      timestamp: envelope.timestamp,
-      ttl: envelope.ttl,
-      metadata: forwardMetadata(envelope, { broadcast: true }),
-    });
+    const flat = forwarded(req, p, { broadcast: true });
     const result = fanOut(req, 'broadcast', flat, recipients);
     req.reply('hub:broadcast_ack', {
       messageId: envelope.id,
@@ -168,15 +165,7 @@ export const messagingHandlers: HandlerTable = {
       const target = req.hub.session(sub.connId);
       if (target && isLive(target)) recipients.push({ address: sub.address, connId: sub.connId });
     }
-    const flat = flatFrame({
-      id: turn.host.ids.id(),
-      from: envelope.from,
-      type: p.type,
-      payload: p.data ?? null,
-      timestamp: envelope.timestamp,
-      ttl: envelope.ttl,
-      metadata: forwardMetadata(envelope, { topic: p.topic, publication: true }),
-    });
+    const flat = forwarded(req, p, { topic: p.topic, publication: true });
     fanOut(req, 'publish', flat, recipients);
     req.reply('hub:published', { topic: p.topic, subscriberCount: recipients.length });
   },

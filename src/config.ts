@@ -36,6 +36,7 @@ export const varsSchema = z.object({
     QUEUE_RESUME_THRESHOLD: int(250, 0),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     AUTH_ENABLED: bool(false),
+    INSPECT_ENABLED: bool(false),
     DEFAULT_PERMISSIONS: z
       .string()
       .default('{}')
@@ -70,6 +71,7 @@ export const configSchema = varsSchema
     queueResumeThreshold: v.QUEUE_RESUME_THRESHOLD,
     logLevel: v.LOG_LEVEL,
     authEnabled: v.AUTH_ENABLED,
+    inspectEnabled: v.INSPECT_ENABLED,
     defaultPermissions: v.DEFAULT_PERMISSIONS,
   }))
   .refine((c) => c.defaultActorTtlSeconds <= c.maxActorTtlSeconds, {

@@ -4,6 +4,7 @@ import { prepareAuth } from './auth/prepare';
 import type { AuthInput } from './core/auth';
 import type { Effect } from './core/effects';
 import { HubCore } from './core/hub';
+import { INSPECTOR_TAG, SessionInspection, inspectorCredentials, joinFrames, type InspectionFrame } from './core/inspection';
 import type { LogEntry } from './core/log';
 import type { HubHost, IdSource } from './core/turn';
 import { SqlKvStore } from './storage/sql-kv-store';
@@ -53,6 +54,9 @@ export class SignalHub extends DurableObject<Env> {
   private inbox: Promise<void> = Promise.resolve();
   private readonly secret: string;
   private readonly sockets = new Map<string, WebSocket>();
+  /** Open /inspect sockets; only ever filled when INSPECT_ENABLED is on. */
+  private inspectors = new Set<WebSocket>();
+  private inspection: SessionInspection | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -89,8 +93,8 @@ export class SignalHub extends DurableObject<Env> {
     const sockets = this.ctx.getWebSockets();
     if (current && !sockets.includes(current)) sockets.push(current);
     for (const ws of sockets) {
-      const connId = this.ctx.getTags(ws)[0];
-      if (!connId) continue;
+      const connId = this.connOf(ws);
+      if (!connId) continue; // untagged, or an inspector: never a session
       this.sockets.set(connId, ws);
       restored.push({ connId, attachment: ws.deserializeAttachment() });
     }
@@ -101,6 +105,7 @@ export class SignalHub extends DurableObject<Env> {
       this.safeClose(this.sockets.get(connId), 1011, 'session_state_unreadable');
       this.sockets.delete(connId);
     }
+    if (this.config.inspectEnabled) this.resumeInspection(this.core);
     return this.core;
   }
 
@@ -113,13 +118,21 @@ export class SignalHub extends DurableObject<Env> {
     return ws;
   }
 
+  /** The session's connection id; undefined for an inspector socket, whose frames are never the hub's business. */
   private connOf(ws: WebSocket): string | undefined {
-    return this.ctx.getTags(ws)[0];
+    const tag = this.ctx.getTags(ws)[0];
+    return tag === INSPECTOR_TAG ? undefined : tag;
   }
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
       return new Response('Expected a WebSocket upgrade', { status: 426 });
+    }
+    const url = new URL(request.url);
+    if (url.pathname === '/inspect' || url.pathname.startsWith('/inspect/')) {
+      // The worker already refuses this when off; the object checks again so it never depends on the route alone.
+      if (!this.config.inspectEnabled) return new Response('Not found', { status: 404 });
+      return this.joinInspector(request, url);
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -128,13 +141,76 @@ export class SignalHub extends DurableObject<Env> {
     const hub = this.hub();
     this.ctx.acceptWebSocket(server, [connId]);
     this.sockets.set(connId, server);
-    this.run(() => hub.open(connId, Date.now()));
+    const now = Date.now();
+    this.run(() => hub.open(connId, now));
+    if (this.inspectors.size > 0) this.inspection?.opened(this.core?.session(connId), now);
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  // ---------------------------------------------------------------- inspection
+
+  /**
+   * An inspector joins: it gets an actor and a snapshot frame for every
+   * session the hub knows (restored ones included, since hub() rebuilds from
+   * the attachments), then every step live. Its socket is tagged so that it
+   * is never restored as a session.
+   */
+  private joinInspector(request: Request, url: URL): Response {
+    const { protocol } = inspectorCredentials(url, request.headers.get('Sec-WebSocket-Protocol'));
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    const hub = this.hub();
+    this.ctx.acceptWebSocket(server, [INSPECTOR_TAG]);
+    this.inspectors.add(server);
+    try {
+      for (const frame of joinFrames(hub.allSessions(), Date.now())) this.safeSend(server, JSON.stringify(frame));
+    } catch (err) {
+      this.inspectionFault(err);
+    }
+    this.inspectionOf().install(hub);
+    const headers = protocol !== null ? { 'Sec-WebSocket-Protocol': protocol } : undefined;
+    return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  private inspectionOf(): SessionInspection {
+    this.inspection ??= new SessionInspection(
+      (frame) => this.sendInspection(frame),
+      (err) => this.inspectionFault(err),
+    );
+    return this.inspection;
+  }
+
+  /** After a wake the in-memory list is gone: the runtime still knows the inspector sockets by their tag. */
+  private resumeInspection(core: HubCore): void {
+    this.inspectors = new Set(this.ctx.getWebSockets(INSPECTOR_TAG));
+    if (this.inspectors.size > 0) this.inspectionOf().install(core);
+  }
+
+  private sendInspection(frame: InspectionFrame): void {
+    if (this.inspectors.size === 0) return;
+    const text = JSON.stringify(frame);
+    for (const ws of this.inspectors) this.safeSend(ws, text);
+  }
+
+  private inspectorLeft(ws: WebSocket): void {
+    this.inspectors.delete(ws);
+    // The last inspector gone: the core goes back to doing no inspection work at all.
+    if (this.inspectors.size === 0 && this.core && this.inspection) this.inspection.uninstall(this.core);
+  }
+
+  private inspectionFault(err: unknown): void {
+    writeLog({ level: 'warn', event: 'inspect.failed', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  }
+
+  private isInspector(ws: WebSocket): boolean {
+    return this.config.inspectEnabled && this.ctx.getTags(ws)[0] === INSPECTOR_TAG;
+  }
+
+  // ---------------------------------------------------------------- sessions
+
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const connId = this.connOf(ws);
-    if (!connId) return;
+    if (!connId) return; // inspector frames are ignored
     this.sockets.set(connId, ws);
     if (!this.config.authEnabled) {
       const hub = this.hub();
@@ -162,6 +238,7 @@ export class SignalHub extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
     // Complete the close handshake at once so the client is not left in CLOSING.
     this.safeClose(ws, sendableCode(code), 'closed');
+    if (this.isInspector(ws)) return this.inspectorLeft(ws);
     const connId = this.connOf(ws);
     if (!connId) return;
     this.run(() => this.hub(ws).closed(connId, code, Date.now()));
@@ -169,6 +246,7 @@ export class SignalHub extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
+    if (this.isInspector(ws)) return this.inspectorLeft(ws);
     const connId = this.connOf(ws);
     if (!connId) return;
     this.run(() => this.hub(ws).closed(connId, 1006, Date.now()));

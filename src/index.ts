@@ -1,4 +1,6 @@
-import { ConfigError, parseConfig } from './config';
+import { verifyToken } from './auth/jwt';
+import { ConfigError, parseConfig, type HubConfig } from './config';
+import { inspectorCredentials } from './core/inspection';
 import { writeLog, type Env } from './hub-object';
 import { PROTOCOL_VERSION, SERVER_VERSION, SERVICE_NAME } from './protocol/envelope';
 
@@ -13,7 +15,16 @@ const json = (body: unknown, status = 200): Response =>
 /** Which hub a path reaches, or null when the path is not a WebSocket path. */
 export const hubNameFor = (pathname: string): string | null => {
   if (pathname === '/' || pathname === '/ws' || pathname === '/ws/') return DEFAULT_HUB;
-  const match = /^\/ws\/([^/]+)\/?$/.exec(pathname);
+  return namedHub(/^\/ws\/([^/]+)\/?$/.exec(pathname));
+};
+
+/** Which hub an inspector path (`/inspect`, `/inspect/<name>`) watches, or null when it is not one. */
+export const inspectHubNameFor = (pathname: string): string | null => {
+  if (pathname === '/inspect' || pathname === '/inspect/') return DEFAULT_HUB;
+  return namedHub(/^\/inspect\/([^/]+)\/?$/.exec(pathname));
+};
+
+const namedHub = (match: RegExpExecArray | null): string | null => {
   if (!match?.[1]) return null;
   let name: string;
   try {
@@ -27,8 +38,9 @@ export const hubNameFor = (pathname: string): string | null => {
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
+    let config: HubConfig;
     try {
-      const config = parseConfig(env);
+      config = parseConfig(env);
       // Auth on without a secret would let nobody in (or worse, accept tokens signed with ""): refuse to serve.
       if (config.authEnabled && !(typeof env.JWT_SECRET === 'string' && env.JWT_SECRET.length > 0)) {
         throw new ConfigError([{ path: 'JWT_SECRET', message: 'AUTH_ENABLED is true but the JWT_SECRET secret is not set' }]);
@@ -51,6 +63,9 @@ export default {
       });
     }
 
+    const inspected = inspectHubNameFor(url.pathname);
+    if (inspected !== null) return inspect(request, url, env, config, inspected);
+
     const hub = hubNameFor(url.pathname);
     if (hub === null) return json({ status: 'error', error: 'not_found', path: url.pathname }, 404);
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
@@ -60,3 +75,31 @@ export default {
     return stub.fetch(request);
   },
 } satisfies ExportedHandler<Env>;
+
+/**
+ * The /inspect endpoint: absent (404) unless INSPECT_ENABLED, and with auth on
+ * it takes only a verified JWT, checked here so a refused inspector never
+ * wakes the hub's object.
+ */
+const inspect = async (request: Request, url: URL, env: Env, config: HubConfig, hub: string): Promise<Response> => {
+  if (!config.inspectEnabled) return json({ status: 'error', error: 'not_found', path: url.pathname }, 404);
+  if (config.authEnabled) {
+    const { token } = inspectorCredentials(url, request.headers.get('Sec-WebSocket-Protocol'));
+    const verdict = await verifyToken(token, String(env.JWT_SECRET), Date.now());
+    if (!verdict.ok) {
+      return json(
+        {
+          status: 'error',
+          error: 'unauthorized',
+          reason: verdict.reason,
+          message: 'Inspecting needs a valid JWT in the token query parameter or a Sec-WebSocket-Protocol entry.',
+        },
+        401,
+      );
+    }
+  }
+  if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
+    return json({ status: 'error', error: 'upgrade_required', message: 'Connect with a WebSocket upgrade.' }, 426);
+  }
+  return env.SIGNAL_HUB.get(env.SIGNAL_HUB.idFromName(hub)).fetch(request);
+};

@@ -14,6 +14,15 @@ export default defineConfig({
         },
       },
       {
+        // Model-based protocol fuzzing on the simulated clock; FC_SEED and FC_RUNS widen it.
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 110_000,
+        },
+      },
+      {
         plugins: [
           cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { bindings: { LOG_LEVEL: 'warn' } } }),
         ],
@@ -24,7 +33,9 @@ export default defineConfig({
         },
       },
       {
-        // Short timeouts so connect and heartbeat expiry can be observed in real workerd.
+        // Short timeouts so connect and heartbeat expiry can be observed in real workerd,
+        // a tiny registry so its capacity can be reached, and a low rate limit so that
+        // abuse (10x the limit for 10 s) is a rate a busy two-core machine can sustain.
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
@@ -35,6 +46,8 @@ export default defineConfig({
                 HEARTBEAT_TIMEOUT_MS: 2500,
                 DEFAULT_ACTOR_TTL: 2,
                 CLEANUP_INTERVAL_MS: 1000,
+                ACTOR_REGISTRY_LIMIT: 5,
+                RATE_LIMIT_PER_SECOND: 2,
                 LOG_LEVEL: 'warn',
               },
             },
@@ -44,6 +57,69 @@ export default defineConfig({
           name: 'workerd-timeouts',
           include: ['test/workerd-timeouts/**/*.test.ts'],
           testTimeout: 30_000,
+        },
+      },
+      {
+        // JWT auth on, with a secret the tests sign their own tokens with. Token
+        // expiry is driven by the token's exp, so no timing var needs shortening.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                AUTH_ENABLED: true,
+                JWT_SECRET: 'test-secret-for-workerd-auth',
+                LOG_LEVEL: 'warn',
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd-auth',
+          include: ['test/workerd-auth/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // Small delivery limits so the broadcast cap, batching and pause-buffer
+        // overflow are reachable with a handful of actors, and a rate limit high
+        // enough that long ordered streams are not throttled.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                MAX_BROADCAST_RECIPIENTS: 10,
+                BROADCAST_SYNC_THRESHOLD: 4,
+                PAUSE_BUFFER_LIMIT: 3,
+                QUEUE_PAUSE_THRESHOLD: 12,
+                QUEUE_RESUME_THRESHOLD: 4,
+                RATE_LIMIT_PER_SECOND: 100000,
+                RATE_LIMIT_BURST: 100000,
+                LOG_LEVEL: 'warn',
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd-limits',
+          include: ['test/workerd-limits/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        // The /inspect endpoint on; its token guard is exercised by calling the
+        // worker's handler with auth switched on in the env it is given.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: { bindings: { INSPECT_ENABLED: true, LOG_LEVEL: 'warn' } },
+          }),
+        ],
+        test: {
+          name: 'workerd-inspect',
+          include: ['test/workerd-inspect/**/*.test.ts'],
+          testTimeout: 20_000,
         },
       },
       {

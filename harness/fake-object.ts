@@ -49,11 +49,15 @@ export class FakeHubObject {
     this.ids = new SeededIds(opts.seed ?? 1);
   }
 
-  /** The live core, built from the attachments if the object was evicted. */
-  hub(): HubCore {
+  /**
+   * The live core, built from the attachments if the object was evicted.
+   * `current` is the socket whose event wakes the object: like hub(ws) in
+   * hub-object.ts, it is restored even when it is already closing.
+   */
+  hub(current?: FakeSocket): HubCore {
     if (this.core) return this.core;
     const restored = [...this.sockets.values()]
-      .filter((s) => s.closed === null)
+      .filter((s) => s.closed === null || s === current)
       .map((s) => ({ connId: s.connId, attachment: structuredClone(s.attachment) }));
     this.core = new HubCore(
       this.config,

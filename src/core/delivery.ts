@@ -190,7 +190,8 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
   if (sender) {
     sender.flow.queued = Math.max(0, sender.flow.queued - batch.length);
     turn.dirty.add(sender);
-    hub.checkBackpressure(turn, sender);
+    // A closing sender's socket is already closed: no hub:resume may follow.
+    if (isLive(sender)) hub.checkBackpressure(turn, sender);
   }
   return kv.count(JOB, '') > 0;
 };

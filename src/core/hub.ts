@@ -51,6 +51,7 @@ export interface Counters {
 }
 
 const COUNTERS_KEY = 'counters';
+const RATE_KEY = 'rate';
 
 /**
  * The hub core. Each entry point takes one decoded event and the current time
@@ -62,8 +63,8 @@ export class HubCore implements HubOps {
   private readonly sessions = new Map<string, Session>();
   /** identity -> connection, for sends to a connected but unregistered actor. */
   private readonly identities = new Map<string, string>();
-  /** Deliveries in the current and the last full one-second window. */
-  private rate = { windowStart: 0, count: 0, last: 0 };
+  /** Deliveries in the current and the last full one-second window (stored: queue_stats reports it after a wake too). */
+  private rate: { windowStart: number; count: number; last: number };
   private countersDirty = false;
   private readonly handlers: HandlerTable;
   /** The alarm we last asked for; undefined after a wake, when it is unknown. */
@@ -82,6 +83,7 @@ export class HubCore implements HubOps {
     extraHandlers: HandlerTable = {},
   ) {
     this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...messagingHandlers, ...extraHandlers };
+    this.rate = host.kv.get<HubCore['rate']>('meta', RATE_KEY) ?? { windowStart: 0, count: 0, last: 0 };
     // Counters survive hibernation so hub:metrics never goes backwards.
     this.counters = host.kv.get<Counters>('meta', COUNTERS_KEY) ?? {
       messagesReceived: 0,
@@ -96,7 +98,7 @@ export class HubCore implements HubOps {
       if (session && session.connId === connId && stateOf(session) !== 'closed') {
         this.sessions.set(connId, session);
         const identity = session.snapshot.context.identity;
-        if (identity !== null && isLive(session)) this.identities.set(identity, connId);
+        if (identity !== null && isLive(session)) this.claimIdentity(identity, session);
       }
     }
   }
@@ -244,7 +246,7 @@ export class HubCore implements HubOps {
             // With auth off several sessions may share an identity: hand it to another live one.
             for (const other of this.sessions.values()) {
               if (other !== session && isLive(other) && other.snapshot.context.identity === ctx.identity) {
-                this.identities.set(ctx.identity, other.connId);
+                this.claimIdentity(ctx.identity, other);
               }
             }
           }
@@ -255,15 +257,19 @@ export class HubCore implements HubOps {
       }
     }
     if (event.type === 'CONNECT_ACCEPTED' && ctx.identity !== null && isLive(session)) {
-      this.identities.set(ctx.identity, session.connId);
+      this.claimIdentity(ctx.identity, session);
+    }
+    // Counted when the close starts: a closing socket is not restored after a
+    // wake, so a close the peer never confirms might otherwise never count.
+    if (!isEnding(before.value) && isEnding(next.value)) {
+      this.counters.connectionsClosed++;
+      this.countersDirty = true;
     }
     if (next.status === 'done') {
       this.sessions.delete(session.connId);
       turn.dirty.delete(session);
       // Record the final state so a socket that lingers after a wake is not revived.
       turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
-      this.counters.connectionsClosed++;
-      this.countersDirty = true;
       turn.log.log('info', 'session.closed', { sessionId: ctx.sessionId, code: ctx.closeCode ?? undefined });
     }
   }
@@ -401,6 +407,16 @@ export class HubCore implements HubOps {
     return this.resolveIdentity(address);
   }
 
+  /**
+   * Sessions sharing an identity (auth off): sends reach the most recently
+   * opened one. Decided from durable data only, so a hub rebuilt after a wake
+   * (which meets the sessions in socket order) picks the same one.
+   */
+  private claimIdentity(identity: string, session: Session): void {
+    const holder = this.resolveIdentity(identity);
+    if (!holder || holder === session || isNewer(session, holder)) this.identities.set(identity, session.connId);
+  }
+
   resolveIdentity(identity: string): Session | null {
     const connId = this.identities.get(identity);
     const session = connId !== undefined ? this.sessions.get(connId) : undefined;
@@ -412,7 +428,9 @@ export class HubCore implements HubOps {
   }
 
   processingRate(now: number): number {
-    return now - this.rate.windowStart < 2000 ? this.rate.last : 0;
+    const second = Math.floor(now / 1000) * 1000;
+    if (second === this.rate.windowStart) return this.rate.last;
+    return second - this.rate.windowStart === 1000 ? this.rate.count : 0;
   }
 
   metrics(turn: Turn): Record<string, number> {
@@ -490,11 +508,20 @@ export class HubCore implements HubOps {
     return { perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst };
   }
 
+  /**
+   * Windows are whole clock seconds, not a second from whichever event came
+   * first: alarms may fire at different times (early, late, after a wake), and
+   * the rate must not depend on when they did.
+   */
   private countRate(now: number, delivered: number): void {
-    if (now - this.rate.windowStart >= 1000) {
-      this.rate = { windowStart: now, count: 0, last: now - this.rate.windowStart < 2000 ? this.rate.count : 0 };
+    const second = Math.floor(now / 1000) * 1000;
+    const rolls = second !== this.rate.windowStart;
+    if (rolls) {
+      this.rate = { windowStart: second, count: 0, last: second - this.rate.windowStart === 1000 ? this.rate.count : 0 };
     }
     this.rate.count += delivered;
+    // At most one write per second beyond the deliveries themselves.
+    if (rolls || delivered > 0) this.host.kv.put('meta', RATE_KEY, this.rate);
   }
 
   private turn(now: number): Turn {
@@ -549,6 +576,14 @@ export class HubCore implements HubOps {
     return turn.effects;
   }
 }
+
+const isEnding = (state: unknown): boolean => state === 'closing' || state === 'closed';
+
+const isNewer = (a: Session, b: Session): boolean => {
+  const x = a.snapshot.context;
+  const y = b.snapshot.context;
+  return x.openedAt !== y.openedAt ? x.openedAt > y.openedAt : x.sessionId > y.sessionId;
+};
 
 /** Reads the id of a frame too large or too broken to parse, so the error can still be correlated. */
 const sniffId = (text: string): string | null => {

@@ -1,0 +1,47 @@
+import fc from 'fast-check';
+import { violate } from '../invariants';
+import { openClient, type HubModel } from '../model';
+import type { FuzzHub } from '../system';
+import { HubCommand, expectReplyType, patternArb, slotArb } from './common';
+
+type Which = 'current' | 'retired' | 'bogus' | 'foreign';
+
+/** hub:renew with the current token, a replaced one, another client's, or nonsense. */
+export class Renew extends HubCommand {
+  constructor(
+    readonly slot: number,
+    readonly which: Which,
+    readonly pattern: 'ask' | 'tell',
+  ) {
+    super();
+  }
+
+  check(m: Readonly<HubModel>): boolean {
+    const c = openClient(m, this.slot);
+    if (!c) return false;
+    // Tokens the hub issued are meaningless to a different hub instance (differential runs).
+    return m.profile.reuseIssuedValues || this.which === 'bogus';
+  }
+
+  async run(m: HubModel, r: FuzzHub): Promise<void> {
+    const c = openClient(m, this.slot)!;
+    const own = [...c.registrations.values()].map((x) => x.renewalToken);
+    const foreign = m.slots.flatMap((o) => (o && o !== c ? [...o.registrations.values()].map((x) => x.renewalToken) : []));
+    let token: string | undefined;
+    if (this.which === 'current') token = own[0];
+    if (this.which === 'retired') token = c.retiredTokens[c.retiredTokens.length - 1];
+    if (this.which === 'foreign') token = foreign[0];
+    const valid = token !== undefined && this.which === 'current';
+    const res = await r.request(m, c, 'hub:renew', { renewalToken: token ?? 'tok-never-issued' }, { pattern: this.pattern });
+    const reply = expectReplyType(res, 'renew', valid ? ['hub:renewed', 'hub:unauthorized', 'hub:error'] : ['hub:unauthorized', 'hub:error']);
+    if (!valid && reply?.type === 'hub:renewed') violate('registry', `a ${this.which} renewal token was accepted`);
+  }
+
+  toString(): string {
+    return `renew(${this.slot}, ${this.which}${this.pattern === 'tell' ? ', tell' : ''})`;
+  }
+}
+
+export const renewArb = fc
+  .record({ slot: slotArb, which: fc.constantFrom<Which>('current', 'current', 'retired', 'bogus', 'foreign'), pattern: patternArb })
+  .map((a) => new Renew(a.slot, a.which, a.pattern));

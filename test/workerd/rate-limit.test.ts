@@ -27,7 +27,7 @@ describe('rate limiting (contract §7)', () => {
   it('allows a burst of 20, then answers hub:rate_limited with an integer retryAfter > 0', async () => {
     const hub = freshHub('burst');
     const a = await HubClient.connected(hub, '@(rl/a)');
-    const { ok, limited, replies } = await burst(a, 30);
+    const { ok, limited, replies } = await burst(a, BURST * 4);
     const span = replies.at(-1)!.timestamp - replies[0]!.timestamp;
     expect(ok.length).toBeGreaterThanOrEqual(BURST);
     expect(ok.length).toBeLessThanOrEqual(BURST + refillBound(0, span));
@@ -44,13 +44,13 @@ describe('rate limiting (contract §7)', () => {
     }
     // Each refusal is correlated with the request it refused.
     const ids = new Set(replies.map((r) => r.correlationId));
-    expect(ids.size).toBe(30);
+    expect(ids.size).toBe(BURST * 4);
   });
 
   it('serves requests again once retryAfter has passed', async () => {
     const hub = freshHub('recover');
     const a = await HubClient.connected(hub, '@(rl/recover)');
-    const { limited } = await burst(a, 25);
+    const { limited } = await burst(a, BURST * 4);
     expect(limited.length).toBeGreaterThan(0);
     const wait = limited.at(-1)!.payload.retryAfter as number;
     await new Promise((r) => setTimeout(r, wait + 20));
@@ -62,7 +62,7 @@ describe('rate limiting (contract §7)', () => {
   it('exempts hub:heartbeat and hub:disconnect (and the runtime ping) from an empty bucket', async () => {
     const hub = freshHub('exempt');
     const a = await HubClient.connected(hub, '@(rl/exempt)');
-    const { limited } = await burst(a, 25);
+    const { limited } = await burst(a, BURST * 4);
     expect(limited.length).toBeGreaterThan(0);
 
     for (let i = 0; i < 5; i++) expect((await a.ask('hub:heartbeat', { timestamp: i })).type).toBe('hub:heartbeat_ack');
@@ -78,7 +78,7 @@ describe('rate limiting (contract §7)', () => {
   it('exempts hub:connect: on an empty bucket a repeated connect is judged, not rate-limited', async () => {
     const hub = freshHub('exemptconnect');
     const a = await HubClient.connected(hub, '@(rl/connect)');
-    expect((await burst(a, 25)).limited.length).toBeGreaterThan(0);
+    expect((await burst(a, BURST * 4)).limited.length).toBeGreaterThan(0);
     const id = a.request('hub:connect', null, { metadata: { protocolVersion: PROTOCOL_VERSION } });
     expectError(await a.reply(id), 'hub:error', 'invalid_message', id);
   });
@@ -87,7 +87,7 @@ describe('rate limiting (contract §7)', () => {
     const hub = freshHub('independent');
     const a = await HubClient.connected(hub, '@(rl/one)');
     const b = await HubClient.connected(hub, '@(rl/two)');
-    expect((await burst(a, 25)).limited.length).toBeGreaterThan(0);
+    expect((await burst(a, BURST * 4)).limited.length).toBeGreaterThan(0);
     const forB = await burst(b, BURST);
     expect(forB.limited).toEqual([]);
   });
@@ -97,7 +97,8 @@ describe.each(MODES)('the bucket is session state, $mode (contract §7, §8)', (
   it('keeps an empty bucket empty, allowing only elapsed-time refill', async () => {
     const hub = freshHub('emptybucket');
     const a = await HubClient.connected(hub, '@(rl/empty)');
-    const first = await burst(a, BURST + 5);
+    // Far more than the burst, so the bucket runs dry even if a loaded machine is slow to process them.
+    const first = await burst(a, BURST * 4);
     expect(first.limited.length).toBeGreaterThan(0);
     // At the first refusal the bucket held less than one token.
     const emptyAt = first.limited[0]!.timestamp as number;

@@ -16,6 +16,8 @@ export interface DevServer {
   readonly baseUrl: string;
   /** ws://127.0.0.1:<port> */
   readonly wsUrl: string;
+  /** Process id of wrangler, the leader of the group that also holds workerd. */
+  readonly pid: number;
   /** What wrangler and workerd printed so far (tail only), for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -24,6 +26,8 @@ export interface DevServer {
 export interface DevServerOptions {
   /** Extra [vars] overrides, passed as `--var KEY:value`. */
   vars?: Record<string, string | number | boolean>;
+  /** Wrangler config to run instead of the root wrangler.toml, relative to the repository root. */
+  config?: string;
 }
 
 /**
@@ -109,6 +113,7 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     '--persist-to', persistDir,
     '--show-interactive-dev-session=false',
     '--log-level', 'warn',
+    ...(options.config ? ['--config', options.config] : []),
     ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${String(v)}`]),
   ];
 
@@ -189,6 +194,7 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
   return {
     baseUrl,
     wsUrl: `ws://${HOST}:${port}`,
+    pid: pgid,
     output: () => out,
     stop,
   };

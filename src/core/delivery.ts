@@ -2,6 +2,7 @@ import { frameFor, type FlatFrame } from './flat';
 import { key, seqKey, SEP } from './kv-store';
 import type { HubOps } from './request';
 import { isLive, stateOf, type Session } from './session';
+import { countDelivery } from './stats';
 import type { Turn } from './turn';
 
 /**
@@ -78,7 +79,8 @@ export const sendUnknownActor = (turn: Turn, ack: Ack): void => {
  * an ask whose frame is dropped is told so, so no ask goes unanswered.
  */
 export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | null): 'delivered' | 'buffered' => {
-  turn.delivered++;
+  countDelivery(target.stats, turn.now);
+  turn.dirty.add(target);
   if (!isPaused(target)) {
     turn.effects.push({ kind: 'send', conn: target.connId, frame });
     if (ack) sendAck(turn, ack);

@@ -4,6 +4,16 @@ import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protoco
 import { isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
+import {
+  addStats,
+  emptyCounters,
+  emptyRate,
+  emptyStats,
+  lastSecondRate,
+  mergeRate,
+  type Counters,
+  type RateWindow,
+} from './stats';
 import { releaseBuffer, runJobBatch } from './delivery';
 import { connectHandler, lifecycleHandlers } from './lifecycle';
 import { backpressure, messagingHandlers } from './messaging';
@@ -41,15 +51,9 @@ export interface MachineStep {
   after: SessionSnapshot;
 }
 
-export interface Counters {
-  messagesReceived: number;
-  messagesSent: number;
-  messagesDelivered: number;
-  errors: number;
-  connectionsOpened: number;
-  connectionsClosed: number;
-}
+export type { Counters };
 
+/** Counters of ended sessions and opened connections; the open sessions carry their own. */
 const COUNTERS_KEY = 'counters';
 const RATE_KEY = 'rate';
 
@@ -63,13 +67,14 @@ export class HubCore implements HubOps {
   private readonly sessions = new Map<string, Session>();
   /** identity -> connection, for sends to a connected but unregistered actor. */
   private readonly identities = new Map<string, string>();
-  /** Deliveries in the current and the last full one-second window (stored: queue_stats reports it after a wake too). */
-  private rate: { windowStart: number; count: number; last: number };
-  private countersDirty = false;
+  /** Stored totals of what ended sessions did, plus connections opened. */
+  private readonly base: Counters;
+  private baseDirty = false;
+  /** Recent deliveries to sessions that ended, for processingRate. */
+  private readonly baseRate: RateWindow;
   private readonly handlers: HandlerTable;
   /** The alarm we last asked for; undefined after a wake, when it is unknown. */
   private armedAt: number | null | undefined = undefined;
-  readonly counters: Counters;
   /**
    * Sees every session-machine step, for the harness's transition coverage and
    * replay inspector. Unset in the Durable Object, where it costs one read.
@@ -83,16 +88,8 @@ export class HubCore implements HubOps {
     extraHandlers: HandlerTable = {},
   ) {
     this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...messagingHandlers, ...extraHandlers };
-    this.rate = host.kv.get<HubCore['rate']>('meta', RATE_KEY) ?? { windowStart: 0, count: 0, last: 0 };
-    // Counters survive hibernation so hub:metrics never goes backwards.
-    this.counters = host.kv.get<Counters>('meta', COUNTERS_KEY) ?? {
-      messagesReceived: 0,
-      messagesSent: 0,
-      messagesDelivered: 0,
-      errors: 0,
-      connectionsOpened: 0,
-      connectionsClosed: 0,
-    };
+    this.base = host.kv.get<Counters>('meta', COUNTERS_KEY) ?? emptyCounters();
+    this.baseRate = host.kv.get<RateWindow>('meta', RATE_KEY) ?? emptyRate();
     for (const { connId, attachment } of restored) {
       const session = fromAttachment(attachment);
       if (session && session.connId === connId && stateOf(session) !== 'closed') {
@@ -139,10 +136,11 @@ export class HubCore implements HubOps {
       flow: emptyFlow(),
       authExpiresAt: null,
       permissions: null,
+      stats: emptyStats(),
     };
     this.sessions.set(connId, session);
-    this.counters.connectionsOpened++;
-    this.countersDirty = true;
+    this.base.connectionsOpened++;
+    this.baseDirty = true;
     turn.dirty.add(session);
     turn.log.log('debug', 'session.opened', { sessionId });
     return this.finish(turn);
@@ -154,8 +152,7 @@ export class HubCore implements HubOps {
     turn.auth = auth;
     const session = this.sessions.get(connId);
     if (!session || !this.acceptsFrames(session)) return this.finish(turn);
-    this.counters.messagesReceived++;
-    this.countersDirty = true;
+    session.stats.received++;
     try {
       this.handleFrame(turn, session, raw);
     } catch (err) {
@@ -261,9 +258,15 @@ export class HubCore implements HubOps {
     }
     // Counted when the close starts: a closing socket is not restored after a
     // wake, so a close the peer never confirms might otherwise never count.
+    // Its traffic moves into the stored totals at the same moment, so the
+    // totals read the same whether or not the closing socket is seen again.
     if (!isEnding(before.value) && isEnding(next.value)) {
-      this.counters.connectionsClosed++;
-      this.countersDirty = true;
+      this.base.connectionsClosed++;
+      addStats(this.base, session.stats);
+      mergeRate(this.baseRate, session.stats, event.now);
+      this.host.kv.put('meta', RATE_KEY, this.baseRate);
+      session.stats = emptyStats();
+      this.baseDirty = true;
     }
     if (next.status === 'done') {
       this.sessions.delete(session.connId);
@@ -428,9 +431,16 @@ export class HubCore implements HubOps {
   }
 
   processingRate(now: number): number {
-    const second = Math.floor(now / 1000) * 1000;
-    if (second === this.rate.windowStart) return this.rate.last;
-    return second - this.rate.windowStart === 1000 ? this.rate.count : 0;
+    let rate = lastSecondRate(this.baseRate, now);
+    for (const session of this.sessions.values()) if (counts(session)) rate += lastSecondRate(session.stats, now);
+    return rate;
+  }
+
+  /** Hub-wide totals: the stored base plus what every open session did so far. */
+  get counters(): Counters {
+    const total = { ...this.base };
+    for (const session of this.sessions.values()) if (counts(session)) addStats(total, session.stats);
+    return total;
   }
 
   metrics(turn: Turn): Record<string, number> {
@@ -508,20 +518,28 @@ export class HubCore implements HubOps {
     return { perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst };
   }
 
-  /**
-   * Windows are whole clock seconds, not a second from whichever event came
-   * first: alarms may fire at different times (early, late, after a wake), and
-   * the rate must not depend on when they did.
-   */
-  private countRate(now: number, delivered: number): void {
-    const second = Math.floor(now / 1000) * 1000;
-    const rolls = second !== this.rate.windowStart;
-    if (rolls) {
-      this.rate = { windowStart: second, count: 0, last: second - this.rate.windowStart === 1000 ? this.rate.count : 0 };
+  /** Frames sent and errors go to the receiving session's stats, or to the base once it is ending. */
+  private attribute(turn: Turn): void {
+    const target = (conn: string): Session | null => {
+      const session = this.sessions.get(conn);
+      if (session && counts(session)) {
+        turn.dirty.add(session);
+        return session;
+      }
+      this.baseDirty = true;
+      return null;
+    };
+    for (const e of turn.effects) {
+      if (e.kind !== 'send') continue;
+      const session = target(e.conn);
+      if (session) session.stats.sent++;
+      else this.base.messagesSent++;
     }
-    this.rate.count += delivered;
-    // At most one write per second beyond the deliveries themselves.
-    if (rolls || delivered > 0) this.host.kv.put('meta', RATE_KEY, this.rate);
+    for (const conn of turn.errorConns) {
+      const session = target(conn);
+      if (session) session.stats.errors++;
+      else this.base.errors++;
+    }
   }
 
   private turn(now: number): Turn {
@@ -540,6 +558,7 @@ export class HubCore implements HubOps {
   }
 
   private finish(turn: Turn): Effect[] {
+    this.attribute(turn);
     let lowest: number | null = null;
     for (const session of turn.dirty) {
       if (!this.sessions.has(session.connId)) continue;
@@ -563,21 +582,17 @@ export class HubCore implements HubOps {
       this.armedAt = lowest;
       turn.effects.push({ kind: 'alarm', at: lowest });
     }
-    let sent = 0;
-    for (const e of turn.effects) if (e.kind === 'send') sent++;
-    this.counters.messagesSent += sent;
-    this.counters.errors += turn.errors;
-    this.counters.messagesDelivered += turn.delivered;
-    this.countRate(turn.now, turn.delivered);
-    if (sent > 0 || turn.errors > 0 || turn.delivered > 0 || this.countersDirty) {
-      this.host.kv.put('meta', COUNTERS_KEY, this.counters);
-      this.countersDirty = false;
+    if (this.baseDirty) {
+      this.host.kv.put('meta', COUNTERS_KEY, this.base);
+      this.baseDirty = false;
     }
     return turn.effects;
   }
 }
 
 const isEnding = (state: unknown): boolean => state === 'closing' || state === 'closed';
+/** Whether a session's own stats are part of the totals (it has not started closing). */
+const counts = (session: Session): boolean => !isEnding(session.snapshot.value);
 
 const isNewer = (a: Session, b: Session): boolean => {
   const x = a.snapshot.context;

@@ -3,6 +3,7 @@ import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { sessionMachine, type SessionEvent } from '../../machines/session';
 import { permissionsSchema, type Permissions } from './auth';
 import type { AbuseWindow, Bucket } from './rate-limit';
+import { emptyStats, sessionStatsSchema, type SessionStats } from './stats';
 
 export type SessionSnapshot = SnapshotFrom<typeof sessionMachine>;
 export type SessionState = 'connecting' | 'registered' | 'paused' | 'rate-limited' | 'closing' | 'closed';
@@ -21,6 +22,7 @@ export interface Session {
   authExpiresAt: number | null;
   /** Auth on: the token's permissions claim; null means the configured defaults. */
   permissions: Permissions | null;
+  stats: SessionStats;
 }
 
 /** Delivery bookkeeping of a session, kept with it across hibernation. */
@@ -80,6 +82,7 @@ export const attachmentSchema = z.object({
   }),
   authExpiresAt: nullableNumber.default(null),
   permissions: permissionsSchema.nullable().default(null),
+  stats: sessionStatsSchema.default(emptyStats),
 });
 export type Attachment = z.infer<typeof attachmentSchema>;
 
@@ -109,6 +112,7 @@ export const toAttachment = (session: Session): Attachment => ({
   flow: session.flow,
   authExpiresAt: session.authExpiresAt,
   permissions: session.permissions,
+  stats: session.stats,
 });
 
 export const fromAttachment = (raw: unknown): Session | null => {
@@ -125,6 +129,7 @@ export const fromAttachment = (raw: unknown): Session | null => {
     flow: a.flow,
     authExpiresAt: a.authExpiresAt,
     permissions: a.permissions,
+    stats: a.stats,
   };
 };
 

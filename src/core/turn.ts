@@ -32,9 +32,8 @@ export class Turn {
   readonly effects: Effect[] = [];
   readonly dirty = new Set<Session>();
   registryTouched = false;
-  errors = 0;
-  /** Frames handed to sessions (or their pause buffers) by delivery. */
-  delivered = 0;
+  /** Connections that were sent an error reply this turn, one entry per error. */
+  readonly errorConns: string[] = [];
   jobsAdded = false;
   /** Token verdict for this frame, computed by the shell before the core runs (auth on only). */
   auth: AuthInput | undefined = undefined;
@@ -82,7 +81,7 @@ export class Turn {
 
   error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string): void {
     const { type, payload } = errorReply(spec);
-    this.errors++;
+    this.errorConns.push(conn);
     this.reply(conn, to, requestId, type, payload);
     const level: LogLevel = spec.code === 'internal_error' ? 'error' : 'debug';
     this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code: spec.code });

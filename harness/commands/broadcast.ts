@@ -1,35 +1,32 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { CAPABILITIES, openClient, type HubModel } from '../model';
+import { CAPABILITIES, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, fromOf, patternArb, senderArb, showSender, slotArb, type Sender } from './common';
+import { ClientCommand, describe, fromOf, patternArb, senderArb, showSender, slotArb, tellMark, type Pattern, type Sender } from './common';
 
 /** hub:broadcast to every live registered actor, optionally filtered by capability or excluding the sender. */
-export class Broadcast extends HubCommand {
+export class Broadcast extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly excludeSelf: boolean | undefined,
     readonly capability: string | undefined,
     readonly sender: Sender,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
-    const res = await r.request(
+    const c = this.client(m);
+    const { res, reply } = await this.exchange(
       m,
+      r,
       c,
       'hub:broadcast',
       { type: 'app.announce', data: { n: m.nextMessage + 1 }, ...(this.excludeSelf !== undefined ? { excludeSelf: this.excludeSelf } : {}) },
-      { from: fromOf(c, this.sender), pattern: this.pattern, metadata: this.capability ? { targetCapability: this.capability } : {} },
+      ['hub:broadcast_ack', 'hub:error', 'hub:unauthorized'],
+      { from: fromOf(c, this.sender), metadata: this.capability ? { targetCapability: this.capability } : {} },
     );
-    const reply = expectReplyType(res, 'broadcast', ['hub:broadcast_ack', 'hub:error', 'hub:unauthorized']);
     if (reply?.type === 'hub:broadcast_ack') {
       const delivered = res.frames.filter((f) => f.frame.metadata?.originalMessageId === reply.payload.messageId && f.frame.metadata?.broadcast === true);
       const { deliveredCount, queuedCount } = reply.payload as { deliveredCount: number; queuedCount: number };
@@ -40,8 +37,14 @@ export class Broadcast extends HubCommand {
   }
 
   toString(): string {
-    const opts = [this.excludeSelf !== undefined ? `excludeSelf=${this.excludeSelf}` : '', this.capability ? `cap=${this.capability}` : '', showSender(this.sender), this.pattern === 'tell' ? 'tell' : ''].filter(Boolean);
-    return `broadcast(${this.slot}${opts.length ? `, ${opts.join(', ')}` : ''})`;
+    return describe(
+      'broadcast',
+      this.slot,
+      this.excludeSelf !== undefined && `excludeSelf=${this.excludeSelf}`,
+      this.capability && `cap=${this.capability}`,
+      showSender(this.sender),
+      tellMark(this.pattern),
+    );
   }
 }
 

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
+import type { BuildOptions } from '../../src/protocol/build';
+import type { Requests, RequestType } from '../../src/protocol/messages';
 import { violate } from '../invariants';
-import { ADDRESSES, IDENTITIES, SLOTS, inForce, type ClientModel, type HubModel } from '../model';
+import { ADDRESSES, IDENTITIES, SLOTS, inForce, openClient, type ClientModel, type HubModel } from '../model';
 import type { Frame, FuzzHub, StepResult } from '../system';
 
 /**
@@ -15,13 +17,79 @@ export abstract class HubCommand implements fc.AsyncCommand<HubModel, FuzzHub, f
   abstract toString(): string;
 }
 
+export type Pattern = 'ask' | 'tell';
+
+/**
+ * How a command prints: `name(part, part, ...)`. Parts that are empty
+ * strings, false, null or undefined are left out (so optional settings
+ * only show when set); numbers always show, 0 included.
+ */
+export const describe = (name: string, ...parts: (string | number | false | null | undefined)[]): string =>
+  `${name}(${parts.filter((p) => typeof p === 'number' || (typeof p === 'string' && p !== '')).join(', ')})`;
+
+/** The `tell` mark commands print; asks are the default and print nothing. */
+export const tellMark = (pattern: Pattern): string => (pattern === 'tell' ? 'tell' : '');
+
+/**
+ * A command that acts through the socket in `slot` and so may only run while
+ * that socket is open; `pattern` is the messaging pattern of its request.
+ */
+export abstract class ClientCommand extends HubCommand {
+  constructor(
+    readonly slot: number,
+    readonly pattern: Pattern,
+  ) {
+    super();
+  }
+
+  check(m: Readonly<HubModel>): boolean {
+    return openClient(m, this.slot) !== null;
+  }
+
+  /** The open client in `slot`; only valid once `check` passed. */
+  protected client(m: Readonly<HubModel>): ClientModel {
+    return openClient(m, this.slot)!;
+  }
+
+  /** Sends `type` from `c` with this command's pattern. */
+  protected request<K extends RequestType>(
+    m: HubModel,
+    r: FuzzHub,
+    c: ClientModel,
+    type: K,
+    payload: Requests[K],
+    opts: Partial<BuildOptions> = {},
+    note?: Record<string, unknown>,
+  ): Promise<StepResult> {
+    return r.request(m, c, type, payload, { ...opts, pattern: this.pattern }, note);
+  }
+
+  /**
+   * Sends as `request` does and asserts the reply, if any, is one of
+   * `expected` (see expectReplyType; the label is the type without `hub:`).
+   */
+  protected async exchange<K extends RequestType>(
+    m: HubModel,
+    r: FuzzHub,
+    c: ClientModel,
+    type: K,
+    payload: Requests[K],
+    expected: string[],
+    opts: Partial<BuildOptions> = {},
+    note?: Record<string, unknown>,
+  ): Promise<{ res: StepResult; reply: Frame | undefined }> {
+    const res = await this.request(m, r, c, type, payload, opts, note);
+    return { res, reply: expectReplyType(res, type.replace(/^hub:/, ''), expected) };
+  }
+}
+
 /** Slots 0 and 1 are busier, so two-party exchanges are common. */
 export const slotArb: fc.Arbitrary<number> = fc.oneof(
   { arbitrary: fc.integer({ min: 0, max: 1 }), weight: 3 },
   { arbitrary: fc.integer({ min: 0, max: SLOTS - 1 }), weight: 2 },
 );
 
-export const patternArb: fc.Arbitrary<'ask' | 'tell'> = fc.oneof(
+export const patternArb: fc.Arbitrary<Pattern> = fc.oneof(
   { arbitrary: fc.constant('ask' as const), weight: 4 },
   { arbitrary: fc.constant('tell' as const), weight: 1 },
 );

@@ -1,27 +1,23 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, framesOn, patternArb, slotArb } from './common';
+import { ClientCommand, describe, framesOn, patternArb, slotArb, tellMark, type Pattern } from './common';
 
 /** hub:disconnect from the client: acknowledged, and only then closed (1000). */
-export class Disconnect extends HubCommand {
+export class Disconnect extends ClientCommand {
   constructor(
-    readonly slot: number,
-    readonly pattern: 'ask' | 'tell',
+    slot: number,
+    pattern: Pattern,
     readonly withReason: boolean,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
+    const c = this.client(m);
     const live = c.phase === 'live';
-    const res = await r.request(m, c, 'hub:disconnect', this.withReason ? { reason: 'done' } : null, { pattern: this.pattern });
+    const res = await this.request(m, r, c, 'hub:disconnect', this.withReason ? { reason: 'done' } : null);
     if (!live) return;
     const reply = res.replies[0];
     if (reply?.type !== 'hub:disconnect' || reply.payload?.acknowledged !== true) {
@@ -33,7 +29,7 @@ export class Disconnect extends HubCommand {
   }
 
   toString(): string {
-    return `disconnect(${this.slot}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('disconnect', this.slot, tellMark(this.pattern));
   }
 }
 

@@ -1,41 +1,37 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { CAPABILITIES, openClient, type HubModel } from '../model';
+import { CAPABILITIES, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, patternArb, slotArb } from './common';
+import { ClientCommand, describe, patternArb, slotArb, type Pattern } from './common';
 
 export const PATTERNS = ['*', 'a*', '@(a/*)', '*inbox', 'svc/*', 'shared', '*a*b*', '@(nobody)', '**'] as const;
 
 /** hub:discover with globs, capabilities and limits. */
-export class Discover extends HubCommand {
+export class Discover extends ClientCommand {
   constructor(
-    readonly slot: number,
-    readonly pattern: string,
+    slot: number,
+    /** The address glob searched for (`pattern` is the message's ask/tell). */
+    readonly glob: string,
     readonly capability: string | undefined,
     readonly limit: number | undefined,
-    readonly messagePattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
-    const res = await r.request(
+    const { reply } = await this.exchange(
       m,
-      c,
+      r,
+      this.client(m),
       'hub:discover',
       {
-        pattern: this.pattern,
+        pattern: this.glob,
         ...(this.capability !== undefined ? { capability: this.capability } : {}),
         ...(this.limit !== undefined ? { limit: this.limit } : {}),
       },
-      { pattern: this.messagePattern },
+      ['hub:discovered', 'hub:error', 'hub:unauthorized'],
     );
-    const reply = expectReplyType(res, 'discover', ['hub:discovered', 'hub:error', 'hub:unauthorized']);
     if (reply?.type === 'hub:discovered') {
       const actors = reply.payload.actors as { address: string; capabilities: string[] }[];
       if (this.limit !== undefined && actors.length > this.limit) violate('registry', `discover returned ${actors.length} > limit ${this.limit}`);
@@ -47,7 +43,7 @@ export class Discover extends HubCommand {
   }
 
   toString(): string {
-    return `discover(${this.slot}, ${this.pattern}${this.capability ? `, cap=${this.capability}` : ''}${this.limit !== undefined ? `, limit=${this.limit}` : ''})`;
+    return describe('discover', this.slot, this.glob, this.capability && `cap=${this.capability}`, this.limit !== undefined && `limit=${this.limit}`);
   }
 }
 

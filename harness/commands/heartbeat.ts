@@ -1,37 +1,31 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, patternArb, slotArb } from './common';
+import { ClientCommand, describe, patternArb, slotArb, tellMark, type Pattern } from './common';
 
 /** hub:heartbeat with a timestamp, with a null payload, or with none. */
-export class Heartbeat extends HubCommand {
+export class Heartbeat extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly payload: 'timestamp' | 'null',
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
+    const c = this.client(m);
     const live = c.phase === 'live';
-    const res = await r.request(m, c, 'hub:heartbeat', this.payload === 'null' ? null : { timestamp: m.now - 5 }, {
-      pattern: this.pattern,
-    });
-    const reply = expectReplyType(res, 'heartbeat', ['hub:heartbeat_ack', 'hub:error', 'hub:unauthorized']);
+    const payload = this.payload === 'null' ? null : { timestamp: m.now - 5 };
+    const { reply } = await this.exchange(m, r, c, 'hub:heartbeat', payload, ['hub:heartbeat_ack', 'hub:error', 'hub:unauthorized']);
     // Heartbeats are exempt from rate limiting: a live session always gets its ack.
     if (live && reply && reply.type !== 'hub:heartbeat_ack') violate('rate-limit', `a heartbeat of a live session got ${reply.type}`);
     if (live && !reply) violate('replies', 'a heartbeat of a live session got no ack');
   }
 
   toString(): string {
-    return `heartbeat(${this.slot}${this.payload === 'null' ? ', null' : ''}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('heartbeat', this.slot, this.payload === 'null' && 'null', tellMark(this.pattern));
   }
 }
 

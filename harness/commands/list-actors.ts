@@ -1,27 +1,21 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, patternArb, slotArb } from './common';
+import { ClientCommand, describe, patternArb, slotArb, type Pattern } from './common';
 
 /** hub:list_actors with and without paging. */
-export class ListActors extends HubCommand {
+export class ListActors extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly page: { offset?: number; limit?: number } | null,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
-    const res = await r.request(m, c, 'hub:list_actors', this.page, { pattern: this.pattern });
-    const reply = expectReplyType(res, 'list_actors', ['hub:actor_list', 'hub:error', 'hub:unauthorized']);
+    const { reply } = await this.exchange(m, r, this.client(m), 'hub:list_actors', this.page, ['hub:actor_list', 'hub:error', 'hub:unauthorized']);
     if (reply?.type !== 'hub:actor_list') return;
     const list = reply.payload.actors as { actorAddress: string; expiresAt: number }[];
     const sorted = [...list].sort((a, b) => (a.actorAddress < b.actorAddress ? -1 : 1));
@@ -31,7 +25,7 @@ export class ListActors extends HubCommand {
   }
 
   toString(): string {
-    return `list_actors(${this.slot}${this.page ? `, ${JSON.stringify(this.page)}` : ''})`;
+    return describe('list_actors', this.slot, this.page && JSON.stringify(this.page));
   }
 }
 

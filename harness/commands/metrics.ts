@@ -1,26 +1,13 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, patternArb, slotArb } from './common';
+import { ClientCommand, describe, patternArb, slotArb, tellMark } from './common';
 
 /** hub:metrics: counters are whole numbers and never go backwards. */
-export class Metrics extends HubCommand {
-  constructor(
-    readonly slot: number,
-    readonly pattern: 'ask' | 'tell',
-  ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
-  }
-
+export class Metrics extends ClientCommand {
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
-    const res = await r.request(m, c, 'hub:metrics', null, { pattern: this.pattern });
-    const reply = expectReplyType(res, 'metrics', ['hub:metrics_response', 'hub:error', 'hub:unauthorized']);
+    const { reply } = await this.exchange(m, r, this.client(m), 'hub:metrics', null, ['hub:metrics_response', 'hub:error', 'hub:unauthorized']);
     if (reply?.type !== 'hub:metrics_response') return;
     const counters = reply.payload as Record<string, number>;
     for (const [k, v] of Object.entries(counters)) {
@@ -34,7 +21,7 @@ export class Metrics extends HubCommand {
   }
 
   toString(): string {
-    return `metrics(${this.slot}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('metrics', this.slot, tellMark(this.pattern));
   }
 }
 

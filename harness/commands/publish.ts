@@ -1,34 +1,31 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { TOPICS, openClient, type HubModel } from '../model';
+import { TOPICS, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, fromOf, patternArb, senderArb, showSender, slotArb, type Sender } from './common';
+import { ClientCommand, describe, fromOf, patternArb, senderArb, showSender, slotArb, tellMark, type Pattern, type Sender } from './common';
 
 /** hub:publish to a topic with or without subscribers. */
-export class Publish extends HubCommand {
+export class Publish extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly topic: string,
     readonly sender: Sender,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
-    const res = await r.request(
+    const c = this.client(m);
+    const { res, reply } = await this.exchange(
       m,
+      r,
       c,
       'hub:publish',
       { topic: this.topic, type: 'app.event', data: { n: m.nextMessage + 1 } },
-      { from: fromOf(c, this.sender), pattern: this.pattern },
+      ['hub:published', 'hub:error', 'hub:unauthorized'],
+      { from: fromOf(c, this.sender) },
     );
-    const reply = expectReplyType(res, 'publish', ['hub:published', 'hub:error', 'hub:unauthorized']);
     if (reply?.type === 'hub:published') {
       const sent = res.frames.filter((f) => f.frame.metadata?.publication === true);
       if (sent.some((f) => f.frame.metadata.topic !== this.topic)) violate('deliveries', 'a publication carries the wrong topic');
@@ -37,7 +34,7 @@ export class Publish extends HubCommand {
   }
 
   toString(): string {
-    return `publish(${this.slot}, ${this.topic}${this.sender !== 'self' ? `, ${showSender(this.sender)}` : ''}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('publish', this.slot, this.topic, showSender(this.sender), tellMark(this.pattern));
   }
 }
 

@@ -1,26 +1,14 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, patternArb, slotArb } from './common';
+import { ClientCommand, describe, patternArb, slotArb, tellMark } from './common';
 
 /** hub:queue_stats: real numbers within the configured bounds. */
-export class QueueStats extends HubCommand {
-  constructor(
-    readonly slot: number,
-    readonly pattern: 'ask' | 'tell',
-  ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
-  }
-
+export class QueueStats extends ClientCommand {
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
-    const res = await r.request(m, c, 'hub:queue_stats', null, { pattern: this.pattern });
-    const reply = expectReplyType(res, 'queue_stats', ['hub:queue_stats_response', 'hub:error', 'hub:unauthorized']);
+    const c = this.client(m);
+    const { reply } = await this.exchange(m, r, c, 'hub:queue_stats', null, ['hub:queue_stats_response', 'hub:error', 'hub:unauthorized']);
     if (reply?.type !== 'hub:queue_stats_response') return;
     const p = reply.payload as Record<string, unknown>;
     for (const k of ['queueDepth', 'processingRate', 'pauseThreshold', 'resumeThreshold']) {
@@ -31,7 +19,7 @@ export class QueueStats extends HubCommand {
   }
 
   toString(): string {
-    return `queue_stats(${this.slot}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('queue_stats', this.slot, tellMark(this.pattern));
   }
 }
 

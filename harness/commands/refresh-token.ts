@@ -1,33 +1,32 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, patternArb, slotArb } from './common';
+import { ClientCommand, describe, patternArb, slotArb, tellMark, type Pattern } from './common';
 
 /** hub:refresh_token with the session's current token or a wrong one. */
-export class RefreshToken extends HubCommand {
+export class RefreshToken extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly valid: boolean,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
+    super(slot, pattern);
   }
 
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null && (m.profile.reuseIssuedValues || !this.valid);
+  override check(m: Readonly<HubModel>): boolean {
+    return super.check(m) && (m.profile.reuseIssuedValues || !this.valid);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
+    const c = this.client(m);
     const token = this.valid && c.sessionToken ? c.sessionToken : 'not-a-session-token';
-    const res = await r.request(m, c, 'hub:refresh_token', { token }, { pattern: this.pattern });
-    const reply = expectReplyType(res, 'refresh_token', ['hub:token_refreshed', 'hub:error', 'hub:unauthorized']);
+    const { reply } = await this.exchange(m, r, c, 'hub:refresh_token', { token }, ['hub:token_refreshed', 'hub:error', 'hub:unauthorized']);
     if (token === 'not-a-session-token' && reply?.type === 'hub:token_refreshed') violate('model', 'a made-up token was refreshed');
   }
 
   toString(): string {
-    return `refresh_token(${this.slot}, ${this.valid ? 'current' : 'wrong'}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('refresh_token', this.slot, this.valid ? 'current' : 'wrong', tellMark(this.pattern));
   }
 }
 

@@ -1,35 +1,47 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { CAPABILITIES, holderOf, liveClient, openClient, type HubModel } from '../model';
+import { CAPABILITIES, holderOf, liveClient, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, fromOf, patternArb, resolveTarget, senderArb, showSender, showTarget, slotArb, targetArb, type Sender, type Target } from './common';
+import {
+  ClientCommand,
+  describe,
+  fromOf,
+  patternArb,
+  resolveTarget,
+  senderArb,
+  showSender,
+  showTarget,
+  slotArb,
+  targetArb,
+  tellMark,
+  type Pattern,
+  type Sender,
+  type Target,
+} from './common';
 
 /** hub:register, including addresses another session holds (last one wins). */
-export class Register extends HubCommand {
+export class Register extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly target: Target,
     readonly capabilities: string[],
     readonly ttlSeconds: number | undefined,
     readonly renewOnHeartbeat: boolean,
     readonly sender: Sender,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
+    const c = this.client(m);
     // Someone else's address (a takeover) or one from the pool.
     const address = resolveTarget(m, this.target, c);
     const holder = holderOf(m, address);
     const previousVersion = m.versions.get(address);
-    const res = await r.request(
+    const { res, reply } = await this.exchange(
       m,
+      r,
       c,
       'hub:register',
       {
@@ -38,10 +50,10 @@ export class Register extends HubCommand {
         ...(this.ttlSeconds !== undefined ? { ttlSeconds: this.ttlSeconds } : {}),
         ...(this.renewOnHeartbeat ? { metadata: { renewOnHeartbeat: true } } : {}),
       },
-      { from: fromOf(c, this.sender), pattern: this.pattern },
+      ['hub:registered', 'hub:error', 'hub:unauthorized'],
+      { from: fromOf(c, this.sender) },
       { renewOnHeartbeat: this.renewOnHeartbeat },
     );
-    const reply = expectReplyType(res, 'register', ['hub:registered', 'hub:error', 'hub:unauthorized']);
     if (reply?.type !== 'hub:registered') return;
     if (!liveClient(m, this.slot)) violate('model', 'a registration was granted to a session that is not connected');
     if (holder && holder !== c) {
@@ -58,14 +70,16 @@ export class Register extends HubCommand {
   }
 
   toString(): string {
-    const opts = [
-      this.capabilities.length ? `caps=${this.capabilities}` : '',
-      this.ttlSeconds !== undefined ? `ttl=${this.ttlSeconds}s` : '',
-      this.renewOnHeartbeat ? 'renewOnHeartbeat' : '',
+    return describe(
+      'register',
+      this.slot,
+      showTarget(this.target),
+      this.capabilities.length > 0 && `caps=${this.capabilities}`,
+      this.ttlSeconds !== undefined && `ttl=${this.ttlSeconds}s`,
+      this.renewOnHeartbeat && 'renewOnHeartbeat',
       showSender(this.sender),
-      this.pattern === 'tell' ? 'tell' : '',
-    ].filter(Boolean);
-    return `register(${this.slot}, ${showTarget(this.target)}${opts.length ? `, ${opts.join(', ')}` : ''})`;
+      tellMark(this.pattern),
+    );
   }
 }
 

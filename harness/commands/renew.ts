@@ -1,30 +1,29 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, patternArb, slotArb } from './common';
+import { ClientCommand, describe, patternArb, slotArb, tellMark, type Pattern } from './common';
 
 type Which = 'current' | 'retired' | 'bogus' | 'foreign';
 
 /** hub:renew with the current token, a replaced one, another client's, or nonsense. */
-export class Renew extends HubCommand {
+export class Renew extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly which: Which,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
+    super(slot, pattern);
   }
 
-  check(m: Readonly<HubModel>): boolean {
-    const c = openClient(m, this.slot);
-    if (!c) return false;
+  override check(m: Readonly<HubModel>): boolean {
+    if (!super.check(m)) return false;
     // Tokens the hub issued are meaningless to a different hub instance (differential runs).
     return m.profile.reuseIssuedValues || this.which === 'bogus';
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
+    const c = this.client(m);
     const own = [...c.registrations.values()].map((x) => x.renewalToken);
     const foreign = m.slots.flatMap((o) => (o && o !== c ? [...o.registrations.values()].map((x) => x.renewalToken) : []));
     let token: string | undefined;
@@ -32,13 +31,13 @@ export class Renew extends HubCommand {
     if (this.which === 'retired') token = c.retiredTokens[c.retiredTokens.length - 1];
     if (this.which === 'foreign') token = foreign[0];
     const valid = token !== undefined && this.which === 'current';
-    const res = await r.request(m, c, 'hub:renew', { renewalToken: token ?? 'tok-never-issued' }, { pattern: this.pattern });
-    const reply = expectReplyType(res, 'renew', valid ? ['hub:renewed', 'hub:unauthorized', 'hub:error'] : ['hub:unauthorized', 'hub:error']);
+    const expected = valid ? ['hub:renewed', 'hub:unauthorized', 'hub:error'] : ['hub:unauthorized', 'hub:error'];
+    const { reply } = await this.exchange(m, r, c, 'hub:renew', { renewalToken: token ?? 'tok-never-issued' }, expected);
     if (!valid && reply?.type === 'hub:renewed') violate('registry', `a ${this.which} renewal token was accepted`);
   }
 
   toString(): string {
-    return `renew(${this.slot}, ${this.which}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('renew', this.slot, this.which, tellMark(this.pattern));
   }
 }
 

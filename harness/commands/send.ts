@@ -1,34 +1,43 @@
 import fc from 'fast-check';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { violate } from '../invariants';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, fromOf, resolveTarget, senderArb, showSender, showTarget, slotArb, targetArb, type Sender, type Target } from './common';
+import {
+  ClientCommand,
+  describe,
+  fromOf,
+  resolveTarget,
+  senderArb,
+  showSender,
+  showTarget,
+  slotArb,
+  targetArb,
+  type Pattern,
+  type Sender,
+  type Target,
+} from './common';
 
 /** Where the target is named: payload.to (envelope to the hub), envelope to only, both the same, or two different. */
 type Routing = 'payload' | 'envelope' | 'both' | 'ambiguous' | 'none';
 type Ttl = 'none' | 'long' | 'expired';
 
 /** hub:send ask or tell to a registered, connected, unknown or paused target. */
-export class Send extends HubCommand {
+export class Send extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly target: Target,
     readonly routing: Routing,
     readonly ttl: Ttl,
     readonly sender: Sender,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
     readonly size: number,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
+    const c = this.client(m);
     const target = resolveTarget(m, this.target);
     const to = this.routing === 'envelope' || this.routing === 'both' ? target : this.routing === 'ambiguous' ? '@(elsewhere)' : HUB_ADDRESS;
     const payload = {
@@ -38,8 +47,8 @@ export class Send extends HubCommand {
     };
     // An expired message is older than its ttl; the timestamp is fixed so replays agree everywhere.
     const timing = this.ttl === 'expired' ? { timestamp: 1_000, ttl: 1 } : this.ttl === 'long' ? { ttl: 3_600_000 } : {};
-    const res = await r.request(m, c, 'hub:send', payload, { from: fromOf(c, this.sender), to, pattern: this.pattern, ...timing });
-    const reply = expectReplyType(res, 'send', ['hub:delivery_ack', 'hub:unknown_actor', 'hub:error', 'hub:unauthorized']);
+    const expected = ['hub:delivery_ack', 'hub:unknown_actor', 'hub:error', 'hub:unauthorized'];
+    const { res, reply } = await this.exchange(m, r, c, 'hub:send', payload, expected, { from: fromOf(c, this.sender), to, ...timing });
     if (this.routing === 'ambiguous' && reply && reply.payload?.code !== 'ambiguous_target' && reply.type !== 'hub:unauthorized' && reply.type !== 'hub:rate_limited' && reply.payload?.code !== 'not_connected' && reply.payload?.code !== 'message_expired') {
       violate('model', `two different targets must be refused as ambiguous_target, got ${JSON.stringify(reply.payload)}`);
     }
@@ -49,8 +58,15 @@ export class Send extends HubCommand {
   }
 
   toString(): string {
-    const opts = [this.routing !== 'payload' ? this.routing : '', this.ttl !== 'none' ? `ttl=${this.ttl}` : '', showSender(this.sender), this.size > 0 ? `size=${this.size}` : ''].filter(Boolean);
-    return `send(${this.slot} -> ${showTarget(this.target)}, ${this.pattern}${opts.length ? `, ${opts.join(', ')}` : ''})`;
+    return describe(
+      'send',
+      `${this.slot} -> ${showTarget(this.target)}`,
+      this.pattern,
+      this.routing !== 'payload' && this.routing,
+      this.ttl !== 'none' && `ttl=${this.ttl}`,
+      showSender(this.sender),
+      this.size > 0 && `size=${this.size}`,
+    );
   }
 }
 

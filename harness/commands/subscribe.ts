@@ -1,30 +1,26 @@
 import fc from 'fast-check';
-import { TOPICS, openClient, type HubModel } from '../model';
+import { TOPICS, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, fromOf, patternArb, senderArb, showSender, slotArb, type Sender } from './common';
+import { ClientCommand, fromOf, patternArb, senderArb, showSender, slotArb, type Pattern, type Sender } from './common';
 
 /** hub:subscribe to a valid or invalid topic. */
-export class Subscribe extends HubCommand {
+export class Subscribe extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly topic: string,
     readonly sender: Sender,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
-    const res = await r.request(m, c, 'hub:subscribe', { topic: this.topic }, { from: fromOf(c, this.sender), pattern: this.pattern });
-    expectReplyType(res, 'subscribe', ['hub:subscribed', 'hub:error', 'hub:unauthorized']);
+    const c = this.client(m);
+    await this.exchange(m, r, c, 'hub:subscribe', { topic: this.topic }, ['hub:subscribed', 'hub:error', 'hub:unauthorized'], { from: fromOf(c, this.sender) });
   }
 
   toString(): string {
+    // Not `describe`: an empty (invalid) topic must still print as an empty part.
     return `subscribe(${this.slot}, ${this.topic}${this.sender !== 'self' ? `, ${showSender(this.sender)}` : ''}${this.pattern === 'tell' ? ', tell' : ''})`;
   }
 }

@@ -1,41 +1,38 @@
 import fc from 'fast-check';
-import { openClient, type HubModel } from '../model';
+import type { HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, addressArb, expectReplyType, fromOf, patternArb, senderArb, showSender, slotArb, type Sender } from './common';
+import { ClientCommand, addressArb, describe, fromOf, patternArb, senderArb, showSender, slotArb, tellMark, type Pattern, type Sender } from './common';
 
 /** hub:unregister of an own address (if it holds one and `own` is set) or any address. */
-export class Unregister extends HubCommand {
+export class Unregister extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly own: boolean,
     readonly address: string,
     readonly sender: Sender,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
-  }
-
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null;
+    super(slot, pattern);
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
+    const c = this.client(m);
     const held = [...c.registrations.keys()].sort();
     const address = this.own && held.length > 0 ? held[0]! : this.address;
-    const res = await r.request(
+    await this.exchange(
       m,
+      r,
       c,
       'hub:unregister',
       { actorAddress: address },
-      { from: fromOf(c, this.sender), pattern: this.pattern },
+      ['hub:unregistered', 'hub:unauthorized', 'hub:error'],
+      { from: fromOf(c, this.sender) },
       { actorAddress: address },
     );
-    expectReplyType(res, 'unregister', ['hub:unregistered', 'hub:unauthorized', 'hub:error']);
   }
 
   toString(): string {
-    return `unregister(${this.slot}, ${this.own ? 'own' : this.address}${this.sender !== 'self' ? `, ${showSender(this.sender)}` : ''}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('unregister', this.slot, this.own ? 'own' : this.address, showSender(this.sender), tellMark(this.pattern));
   }
 }
 

@@ -1,29 +1,29 @@
 import fc from 'fast-check';
-import { TOPICS, openClient, splitSubKey, type HubModel } from '../model';
+import { TOPICS, splitSubKey, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, expectReplyType, fromOf, patternArb, senderArb, slotArb, type Sender } from './common';
+import { ClientCommand, describe, fromOf, patternArb, senderArb, slotArb, tellMark, type Pattern, type Sender } from './common';
 
 /** By topic, by subscription id, by a topic passed as the id (old clients), or by an id nobody issued. */
 type By = 'topic' | 'id' | 'legacy' | 'bogus';
 
 /** hub:unsubscribe in each of its forms. */
-export class Unsubscribe extends HubCommand {
+export class Unsubscribe extends ClientCommand {
   constructor(
-    readonly slot: number,
+    slot: number,
     readonly by: By,
     readonly topic: string,
     readonly sender: Sender,
-    readonly pattern: 'ask' | 'tell',
+    pattern: Pattern,
   ) {
-    super();
+    super(slot, pattern);
   }
 
-  check(m: Readonly<HubModel>): boolean {
-    return openClient(m, this.slot) !== null && (m.profile.reuseIssuedValues || this.by !== 'id');
+  override check(m: Readonly<HubModel>): boolean {
+    return super.check(m) && (m.profile.reuseIssuedValues || this.by !== 'id');
   }
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
-    const c = openClient(m, this.slot)!;
+    const c = this.client(m);
     const own = [...c.subscriptions].sort();
     const first = own[0];
     let payload: { topic?: string; subscriptionId?: string };
@@ -31,12 +31,11 @@ export class Unsubscribe extends HubCommand {
     else if (this.by === 'legacy') payload = { subscriptionId: first ? splitSubKey(first[0]).topic : this.topic };
     else if (this.by === 'bogus') payload = { subscriptionId: 'sub-never-issued' };
     else payload = { topic: this.topic };
-    const res = await r.request(m, c, 'hub:unsubscribe', payload, { from: fromOf(c, this.sender), pattern: this.pattern }, payload);
-    expectReplyType(res, 'unsubscribe', ['hub:unsubscribed', 'hub:error', 'hub:unauthorized']);
+    await this.exchange(m, r, c, 'hub:unsubscribe', payload, ['hub:unsubscribed', 'hub:error', 'hub:unauthorized'], { from: fromOf(c, this.sender) }, payload);
   }
 
   toString(): string {
-    return `unsubscribe(${this.slot}, by ${this.by}${this.by === 'topic' ? ` ${this.topic}` : ''}${this.pattern === 'tell' ? ', tell' : ''})`;
+    return describe('unsubscribe', this.slot, `by ${this.by}${this.by === 'topic' ? ` ${this.topic}` : ''}`, tellMark(this.pattern));
   }
 }
 

@@ -1,5 +1,5 @@
 import { frameFor, type FlatFrame } from './flat';
-import { key, seqKey, SEP } from './kv-store';
+import { key, seqKey, SEP, type KvStore } from './kv-store';
 import type { HubOps } from './request';
 import { isLive, stateOf, type Session } from './session';
 import { countDelivery } from './stats';
@@ -135,7 +135,10 @@ export const releaseBuffer = (turn: Turn, session: Session): void => {
 
 // ------------------------------------------------------------------ jobs
 
-export const hasJobs = (turn: Turn): boolean => turn.host.kv.count(JOB, '') > 0;
+export const hasJobs = (kv: KvStore): boolean => kv.count(JOB, '') > 0;
+
+/** Deliveries waiting anywhere: queued fan-out recipients plus pause buffers. */
+export const queuedDeliveries = (kv: KvStore): number => kv.count(JOB_RECIPIENT, '') + kv.count(BUF, '');
 
 export const enqueueJob = (
   turn: Turn,
@@ -195,5 +198,5 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
     // A closing sender's socket is already closed: no hub:resume may follow.
     if (isLive(sender)) hub.checkBackpressure(turn, sender);
   }
-  return kv.count(JOB, '') > 0;
+  return hasJobs(kv);
 };

@@ -14,7 +14,7 @@ import {
   type Counters,
   type RateWindow,
 } from './stats';
-import { releaseBuffer, runJobBatch } from './delivery';
+import { hasJobs, queuedDeliveries, releaseBuffer, runJobBatch } from './delivery';
 import { connectHandler, lifecycleHandlers } from './lifecycle';
 import { backpressure, messagingHandlers } from './messaging';
 import { releaseSubscriptions, topicCount } from './topics';
@@ -151,7 +151,7 @@ export class HubCore implements HubOps {
     const turn = this.turn(now);
     turn.auth = auth;
     const session = this.sessions.get(connId);
-    if (!session || !this.acceptsFrames(session)) return this.finish(turn);
+    if (!session || !counts(session)) return this.finish(turn);
     session.stats.received++;
     try {
       this.handleFrame(turn, session, raw);
@@ -427,7 +427,7 @@ export class HubCore implements HubOps {
   }
 
   checkBackpressure(turn: Turn, sender: Session): void {
-    backpressure({ turn }, sender);
+    backpressure(turn, sender);
   }
 
   processingRate(now: number): number {
@@ -444,13 +444,12 @@ export class HubCore implements HubOps {
   }
 
   metrics(turn: Turn): Record<string, number> {
-    const kv = turn.host.kv;
     return {
       ...this.counters,
       currentSessions: this.liveSessionCount(),
       registeredActors: turn.host.registry.countLive(turn.now),
       topics: topicCount(turn),
-      queuedDeliveries: kv.count('jobr', '') + kv.count('buf', ''),
+      queuedDeliveries: queuedDeliveries(turn.host.kv),
     };
   }
 
@@ -492,11 +491,6 @@ export class HubCore implements HubOps {
     }
     if (stateOf(session) === 'rate-limited') this.drive(turn, session, { type: 'RATE_LIMIT_REFILLED', now: turn.now });
     return true;
-  }
-
-  private acceptsFrames(session: Session): boolean {
-    const state = stateOf(session);
-    return state !== 'closing' && state !== 'closed';
   }
 
   private internalError(turn: Turn, session: Session, err: unknown, raw: string | ArrayBuffer): void {
@@ -549,7 +543,7 @@ export class HubCore implements HubOps {
   /** Earliest deadline over every session and the registry's next expiry. */
   earliestDeadline(now: number): number | null {
     let earliest = this.host.registry.nextExpiry();
-    if (this.host.kv.count('job', '') > 0) earliest = earliest === null ? now : Math.min(earliest, now);
+    if (hasJobs(this.host.kv)) earliest = earliest === null ? now : Math.min(earliest, now);
     for (const session of this.sessions.values()) {
       const due = deadlineOf(session);
       if (due !== null && (earliest === null || due < earliest)) earliest = due;
@@ -591,7 +585,7 @@ export class HubCore implements HubOps {
 }
 
 const isEnding = (state: unknown): boolean => state === 'closing' || state === 'closed';
-/** Whether a session's own stats are part of the totals (it has not started closing). */
+/** A session that has not started closing: it takes frames, and its own stats are part of the totals. */
 const counts = (session: Session): boolean => !isEnding(session.snapshot.value);
 
 const isNewer = (a: Session, b: Session): boolean => {

@@ -3,6 +3,7 @@ import { permits, permitsBroadcast } from './auth';
 import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack } from './delivery';
 import { flatFrame, forwardMetadata, frameFor, type FlatFrame } from './flat';
 import type { HandlerTable, Request } from './request';
+import type { Turn } from './turn';
 import { isLive, type Session } from './session';
 import { addSubscription, findSubscription, removeSubscription, subscribersOf, subscriptionById } from './topics';
 
@@ -202,8 +203,7 @@ export const messagingHandlers: HandlerTable = {
 };
 
 /** Hub-initiated flow control towards a sender whose queued work crosses the thresholds. */
-export const backpressure = (req: { turn: Request['turn'] }, sender: Session): void => {
-  const { turn } = req;
+export const backpressure = (turn: Turn, sender: Session): void => {
   const flow = sender.flow;
   const identity = sender.snapshot.context.identity ?? HUB_ADDRESS;
   if (!flow.pausedByHub && flow.queued >= turn.config.queuePauseThreshold) {

@@ -3,6 +3,8 @@ import { parseConfig, type HubConfig } from './config';
 import { prepareAuth } from './auth/prepare';
 import type { AuthInput } from './core/auth';
 import type { Effect } from './core/effects';
+import { HUB_ADDRESS } from './protocol/envelope';
+import { errorReply } from './protocol/errors';
 import { HubCore } from './core/hub';
 import { INSPECTOR_TAG, SessionInspection, inspectorCredentials, joinFrames, type InspectionFrame } from './core/inspection';
 import type { LogEntry } from './core/log';
@@ -280,15 +282,14 @@ export class SignalHub extends DurableObject<Env> {
           this.socket(connId),
           JSON.stringify({
             id: crypto.randomUUID(),
-            from: '@(cloudflare/signal-hub)',
+            from: HUB_ADDRESS,
             to: '@(unknown)',
-            type: 'hub:error',
-            payload: {
+            ...errorReply({
               code: 'internal_error',
               message: 'The hub failed while handling this message.',
+              // No request id is known here, unlike the core's own internal_error.
               resolution: 'Retry the request; if it keeps failing, report the time to the hub operator.',
-              retryable: true,
-            },
+            }),
             pattern: 'tell',
             correlationId: null,
             timestamp: Date.now(),

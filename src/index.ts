@@ -35,12 +35,23 @@ const namedHub = (match: RegExpExecArray | null): string | null => {
   return HUB_NAME.test(name) ? name : null;
 };
 
+/** Vars are read and validated once per env object (once per isolate), not on every request. */
+const parsed = new WeakMap<Env, HubConfig>();
+const configOf = (env: Env): HubConfig => {
+  let config = parsed.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    parsed.set(env, config);
+  }
+  return config;
+};
+
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
     let config: HubConfig;
     try {
-      config = parseConfig(env);
+      config = configOf(env);
       // Auth on without a secret would let nobody in (or worse, accept tokens signed with ""): refuse to serve.
       if (config.authEnabled && !(typeof env.JWT_SECRET === 'string' && env.JWT_SECRET.length > 0)) {
         throw new ConfigError([{ path: 'JWT_SECRET', message: 'AUTH_ENABLED is true but the JWT_SECRET secret is not set' }]);

@@ -123,6 +123,16 @@ export default defineConfig({
         },
       },
       {
+        // The deployed 0.1.0 client libraries' flows, over TCP against wrangler dev.
+        test: {
+          name: 'compat',
+          include: ['test/compat/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

@@ -140,6 +140,13 @@ export const clientBySocket = (m: Readonly<HubModel>, socket: string): ClientMod
 /** Whether a registration the hub granted is still in force by the model's reckoning. */
 export const inForce = (r: Registration, now: number): boolean => r.expiresAt > now;
 
+/** Whether client `c` holds `address` now: its identity, or a registration of its own in force. */
+export const holds = (m: Readonly<HubModel>, c: ClientModel, address: string): boolean => {
+  if (address === c.identity) return true;
+  const reg = c.registrations.get(address);
+  return reg !== undefined && inForce(reg, m.now);
+};
+
 /** Which live client holds `address` (a registration in force), if any. */
 export const holderOf = (m: Readonly<HubModel>, address: string): ClientModel | null => {
   for (const c of m.slots) {

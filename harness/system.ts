@@ -5,6 +5,7 @@ import type { Requests, RequestType } from '../src/protocol/messages';
 import { checkAgainstModel, checkDurableState, InvariantViolation, violate } from './invariants';
 import {
   clientBySocket,
+  holds,
   inForce,
   nextMessageId,
   releaseClient,
@@ -28,6 +29,13 @@ export interface SentInfo {
   /** The envelope's pattern; null for frames the hub cannot read as an envelope. */
   pattern: 'ask' | 'tell' | null;
   from: string | null;
+  /**
+   * Whether the sending session held `from` when it sent (its identity or a
+   * registration in force). Only such a `from` may ever reach another actor.
+   */
+  fromHeld: boolean;
+  /** The address the hub keeps for this request (a subscription's): `from` if held, else the identity. */
+  actingAs: string | null;
   /** Global send order, for the per sender→target order check. */
   seq: number;
   step: number;
@@ -131,12 +139,16 @@ export class FuzzHub {
   async sendEnvelope(m: HubModel, c: ClientModel, env: Record<string, any>, note?: Record<string, unknown>): Promise<StepResult> {
     const pattern = env.pattern === 'ask' || env.pattern === 'tell' ? env.pattern : null;
     const due: ReplyDue = pattern !== 'ask' ? 'never' : env.type === 'hub:send' ? 'eventually' : 'now';
+    const from = typeof env.from === 'string' ? env.from : null;
+    const fromHeld = from !== null && holds(m, c, from);
     this.remember(m, {
       id: String(env.id),
       socket: c.socket,
       type: String(env.type),
       pattern,
-      from: typeof env.from === 'string' ? env.from : null,
+      from,
+      fromHeld,
+      actingAs: fromHeld ? from : c.identity,
       due,
       note,
     });
@@ -144,9 +156,12 @@ export class FuzzHub {
   }
 
   /** Registers an id the fuzzer put into a frame that is not a readable request (replies to it are allowed, not required). */
-  remember(m: HubModel, info: Omit<SentInfo, 'seq' | 'step' | 'replies'>): void {
+  remember(
+    m: HubModel,
+    info: Omit<SentInfo, 'seq' | 'step' | 'replies' | 'fromHeld' | 'actingAs'> & Partial<Pick<SentInfo, 'fromHeld' | 'actingAs'>>,
+  ): void {
     if (this.sent.has(info.id)) violate('harness', `message id ${info.id} used twice`);
-    this.sent.set(info.id, { ...info, seq: ++this.seq, step: this.steps.length, replies: 0 });
+    this.sent.set(info.id, { fromHeld: false, actingAs: null, ...info, seq: ++this.seq, step: this.steps.length, replies: 0 });
   }
 
   /** Runs one step: record, execute, learn, check. */
@@ -260,7 +275,7 @@ export class FuzzHub {
         break;
       }
       case 'hub:subscribed': {
-        const key = subKey(p.topic, sent.from!);
+        const key = subKey(p.topic, sent.actingAs!);
         for (const other of m.slots) if (other && other !== c) other.subscriptions.delete(key);
         c.subscriptions.set(key, p.subscriptionId);
         break;
@@ -309,7 +324,7 @@ export class FuzzHub {
       case 'hub:unsubscribe': {
         // The hub's resolution order: own id, then an id naming a topic (old clients), then the topic.
         const { subscriptionId, topic } = (sent.note ?? {}) as { subscriptionId?: string; topic?: string };
-        const from = sent.from!;
+        const from = sent.actingAs!;
         let key: string | undefined;
         if (subscriptionId !== undefined) key = [...c.subscriptions].find(([, id]) => id === subscriptionId)?.[0];
         if (!key && subscriptionId !== undefined && c.subscriptions.has(subKey(subscriptionId, from))) key = subKey(subscriptionId, from);
@@ -386,6 +401,8 @@ export class FuzzHub {
     const origin = this.sent.get(frame.metadata.originalMessageId);
     if (!origin) violate('deliveries', `delivery to ${socket} names an unknown original message ${frame.metadata.originalMessageId}`);
     if (origin!.from !== frame.from) violate('deliveries', `delivery of ${origin!.id} claims to be from ${frame.from}; it was sent as ${origin!.from}`);
+    // Whatever `from` a session's hub-only requests carried, others only ever see one it held.
+    if (!origin!.fromHeld) violate('spoofing', `delivery of ${origin!.id} carries ${frame.from}, which its sender did not hold`);
     const key = `${origin!.socket}\u0001${socket}\u0001${frame.to}`;
     const last = this.order.get(key) ?? 0;
     if (origin!.seq <= last) {

@@ -13,13 +13,24 @@ export const CLOCK_SKEW_SECONDS = 30;
 export const REFRESHED_LIFETIME_SECONDS = 3600;
 
 
+/** An address path: what `@(...)` may wrap. */
+const actorPath = z.string().min(1).max(250).regex(/^[^)]+$/, 'an actor id must not contain ")"');
+
+/**
+ * Claims we read. `actorId` names the identity; tokens minted by 0.1.0
+ * clients carry only `sub` (and no `iss`), so `sub` stands in for it then
+ * (docs/PROTOCOL.md, "0.1.0 client compatibility").
+ */
 const claimsSchema = z.object({
   sub: z.string().min(1).max(256),
-  actorId: z.string().min(1).max(250).regex(/^[^)]+$/, 'actorId must not contain ")"'),
+  actorId: actorPath.optional(),
   capabilities: z.array(z.string().min(1).max(256)).max(256).default([]),
   permissions: permissionsSchema.optional(),
   exp: z.number(),
 });
+
+/** 0.1.0 clients put a whole address in `sub` (`@(local/x)`); the identity wraps the path once. */
+const unwrapAddress = (sub: string): string => (sub.startsWith('@(') && sub.endsWith(')') ? sub.slice(2, -1) : sub);
 
 export type TokenRefusal =
   | 'missing_token'
@@ -75,19 +86,22 @@ export const verifyToken = async (raw: string | undefined | null, secret: string
   const token = stripBearer(raw);
   try {
     const { payload } = await jwtVerify(token, secretKey(secret), {
-      issuer: ISSUER,
       algorithms: ['HS256'],
       clockTolerance: CLOCK_SKEW_SECONDS,
       currentDate: new Date(now),
       requiredClaims: ['exp', 'sub'],
     });
+    // An issuer is optional (0.1.0 clients mint tokens without one); a different one is refused.
+    if (payload.iss !== undefined && payload.iss !== ISSUER) return { ok: false, reason: 'wrong_issuer' };
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) return { ok: false, reason: 'invalid_claims' };
+    const actorId = claims.data.actorId ?? actorPath.safeParse(unwrapAddress(claims.data.sub)).data;
+    if (actorId === undefined) return { ok: false, reason: 'invalid_claims' };
     return {
       ok: true,
       token,
-      identity: `@(${claims.data.actorId})`,
-      actorId: claims.data.actorId,
+      identity: `@(${actorId})`,
+      actorId,
       sub: claims.data.sub,
       capabilities: claims.data.capabilities,
       permissions: claims.data.permissions ?? null,

@@ -65,10 +65,11 @@ export const sendAck = (turn: Turn, ack: Ack): void => {
   });
 };
 
-export const sendUnknownActor = (turn: Turn, ack: Ack): void => {
+export const sendUnknownActor = (turn: Turn, ack: Ack, resolution?: string): void => {
   turn.error(ack.conn, ack.to, ack.requestId, {
     code: 'unknown_actor',
     message: `Actor ${ack.target} is not registered with this hub (or its session closed).`,
+    ...(resolution !== undefined && { resolution }),
     extra: { actorAddress: ack.target },
   });
 };

@@ -1,7 +1,7 @@
 import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/session';
 import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
-import { isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
+import { FORWARDING_TYPES, isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import {
@@ -19,7 +19,7 @@ import { connectHandler, lifecycleHandlers } from './lifecycle';
 import { backpressure, messagingHandlers } from './messaging';
 import { releaseSubscriptions, topicCount } from './topics';
 import { countFrame, freshAbuseWindow, fullBucket, hasToken, take } from './rate-limit';
-import { ownsAddress, registryHandlers } from './registry';
+import { registryHandlers } from './registry';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
 import {
   deadlineOf,
@@ -363,7 +363,9 @@ export class HubCore implements HubOps {
       return;
     }
 
-    if (!this.mayUseAddress(req, envelope.from)) {
+    // Other actors see the sender only on forwarded frames; there it must be
+    // an address this session holds. Elsewhere `from` only addresses the reply.
+    if (FORWARDING_TYPES.has(envelope.type) && !req.holds(envelope.from)) {
       req.fail({
         code: 'unauthorized',
         message: `This session may not send as ${envelope.from}.`,
@@ -451,10 +453,6 @@ export class HubCore implements HubOps {
       topics: topicCount(turn),
       queuedDeliveries: queuedDeliveries(turn.host.kv),
     };
-  }
-
-  private mayUseAddress(req: Request, address: string): boolean {
-    return address === req.session.snapshot.context.identity || ownsAddress(req, address);
   }
 
   /**

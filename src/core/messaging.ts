@@ -1,4 +1,4 @@
-import { HUB_ADDRESS } from '../protocol/envelope';
+import { HUB_ADDRESS, isCanonicalAddress } from '../protocol/envelope';
 import { permits, permitsBroadcast } from './auth';
 import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack } from './delivery';
 import { flatFrame, forwardMetadata, frameFor, type FlatFrame } from './flat';
@@ -8,6 +8,9 @@ import { isLive, type Session } from './session';
 import { addSubscription, findSubscription, removeSubscription, subscribersOf, subscriptionById } from './topics';
 
 /** Handlers of contract §6: point-to-point, broadcast, pub/sub and flow control. */
+
+const NOT_AN_ADDRESS =
+  'Address actors canonically as "@(path)" (path of 1-256 characters without ")"), as hub:discover returns them.';
 
 interface Recipient {
   address: string;
@@ -71,10 +74,15 @@ export const messagingHandlers: HandlerTable = {
       });
       return;
     }
-    if (!req.allowed('send', permits(req.permissions, 'send', target), target)) return;
     const ack: Ack | null = req.isAsk
       ? { conn: req.session.connId, to: envelope.from, requestId: envelope.id, messageId: envelope.id, target }
       : null;
+    if (!isCanonicalAddress(target)) {
+      if (ack) sendUnknownActor(turn, ack, NOT_AN_ADDRESS);
+      turn.log.log('debug', 'send.unknown_target', { sessionId: req.sessionId, traceId: req.traceId });
+      return;
+    }
+    if (!req.allowed('send', permits(req.permissions, 'send', target), target)) return;
     const dest = req.hub.resolve(target, turn.now);
     if (!dest) {
       if (ack) sendUnknownActor(turn, ack);
@@ -130,24 +138,26 @@ export const messagingHandlers: HandlerTable = {
 
   'hub:subscribe': (req, p) => {
     if (!req.allowed('subscribe', permits(req.permissions, 'subscribe', p.topic), p.topic)) return;
-    const existing = findSubscription(req.turn, p.topic, req.envelope.from);
+    const address = req.actingAddress;
+    const existing = findSubscription(req.turn, p.topic, address);
     if (existing && existing.connId === req.session.connId) {
       req.reply('hub:subscribed', { topic: p.topic, subscriptionId: existing.subscriptionId });
       return;
     }
     if (existing) removeSubscription(req.turn, existing);
     const subscriptionId = req.turn.host.ids.id();
-    addSubscription(req.turn, { subscriptionId, topic: p.topic, address: req.envelope.from, connId: req.session.connId });
+    addSubscription(req.turn, { subscriptionId, topic: p.topic, address, connId: req.session.connId });
     req.reply('hub:subscribed', { topic: p.topic, subscriptionId });
   },
 
   'hub:unsubscribe': (req, p) => {
-    const { turn, envelope } = req;
+    const { turn } = req;
+    const address = req.actingAddress;
     let sub = p.subscriptionId !== undefined ? subscriptionById(turn, p.subscriptionId) : null;
     if (sub && sub.connId !== req.session.connId) sub = null;
     // Older clients pass a topic name as subscriptionId.
-    if (!sub && p.subscriptionId !== undefined) sub = findSubscription(turn, p.subscriptionId, envelope.from);
-    if (!sub && p.topic !== undefined) sub = findSubscription(turn, p.topic, envelope.from);
+    if (!sub && p.subscriptionId !== undefined) sub = findSubscription(turn, p.subscriptionId, address);
+    if (!sub && p.topic !== undefined) sub = findSubscription(turn, p.topic, address);
     if (sub && sub.connId === req.session.connId) removeSubscription(turn, sub);
     else sub = null;
     if (req.isAsk) {

@@ -15,10 +15,19 @@ const DEFAULT_LIST_LIMIT = 100;
 
 const isLiveRow = (row: ActorRow | null, now: number): row is ActorRow => row !== null && row.expiresAt > now;
 
-/** Whether `address` is held by this session right now (used for the `from` rule). */
-export const ownsAddress = (req: Request, address: string): boolean => {
-  const row = req.turn.host.registry.get(address);
-  return isLiveRow(row, req.turn.now) && row.connId === req.session.connId;
+/**
+ * The 0.1.0 renew: `payload: null`, the token in `metadata.renewalToken`, the
+ * address in `from`, sent as a tell on every heartbeat with the token of the
+ * first registration (those clients never learn the rotated one). The token
+ * decides when it is current; otherwise the address in `from` does, if this
+ * session holds it, since renewing one's own registration grants nothing.
+ */
+const legacyRenewTarget = (req: Request): ActorRow | null => {
+  const { registry } = req.turn.host;
+  const token = req.envelope.metadata.renewalToken;
+  const byToken = typeof token === 'string' && token.length > 0 ? registry.byRenewalToken(token) : null;
+  if (isLiveRow(byToken, req.turn.now) && byToken.connId === req.session.connId) return byToken;
+  return registry.get(req.envelope.from);
 };
 
 export const registryHandlers: HandlerTable = {
@@ -82,21 +91,25 @@ export const registryHandlers: HandlerTable = {
     registry.put(row);
     turn.registryTouched = true;
     turn.log.log('debug', 'actor.registered', { sessionId: req.sessionId, traceId: req.traceId, version: row.version });
-    req.reply('hub:registered', {
+    const registered = {
       actorAddress: row.address,
       expiresAt: row.expiresAt,
       renewalToken: row.renewalToken,
       version: row.version,
-    });
+    };
+    // 0.1.0 clients read these fields from the reply's metadata; the payload is the contract's place.
+    req.reply('hub:registered', registered, { ...registered });
   },
 
   'hub:unregister': (req, p) => {
     const { registry } = req.turn.host;
-    const row = registry.get(p.actorAddress);
+    // The 0.1.0 form names the address in `from` and sends no payload.
+    const address = p?.actorAddress ?? req.envelope.from;
+    const row = registry.get(address);
     if (isLiveRow(row, req.turn.now) && row.connId !== req.session.connId) {
       req.fail({
         code: 'unauthorized',
-        message: `${p.actorAddress} is registered by another session.`,
+        message: `${address} is registered by another session.`,
         resolution: 'Unregister only addresses this session registered.',
         extra: { action: 'unregister', reason: 'not_owner' },
       });
@@ -105,15 +118,15 @@ export const registryHandlers: HandlerTable = {
     // Unregistering an address nobody holds is a no-op that still succeeds,
     // so a client retrying after a lost reply gets the same answer.
     if (row && row.connId === req.session.connId) {
-      registry.delete(p.actorAddress);
+      registry.delete(address);
       req.turn.registryTouched = true;
     }
-    if (req.isAsk) req.reply('hub:unregistered', { actorAddress: p.actorAddress });
+    if (req.isAsk) req.reply('hub:unregistered', { actorAddress: address });
   },
 
   'hub:renew': (req, p) => {
     const { registry, ids } = req.turn.host;
-    const row = registry.byRenewalToken(p.renewalToken);
+    const row = p ? registry.byRenewalToken(p.renewalToken) : legacyRenewTarget(req);
     if (!isLiveRow(row, req.turn.now) || row.connId !== req.session.connId) {
       req.fail({
         code: 'unauthorized',
@@ -126,6 +139,9 @@ export const registryHandlers: HandlerTable = {
     const renewed: ActorRow = { ...row, expiresAt: req.turn.now + row.ttlMs, renewalToken: ids.token() };
     registry.put(renewed);
     req.turn.registryTouched = true;
+    // The 0.1.0 form is a fire-and-forget tell that never reads the rotated token; its
+    // clients would take an uncorrelated hub:renewed for an application message.
+    if (!p && !req.isAsk) return;
     req.reply('hub:renewed', {
       actorAddress: renewed.address,
       expiresAt: renewed.expiresAt,

@@ -64,6 +64,24 @@ export class Request {
     return false;
   }
 
+  /** Whether this session holds `address` now: its identity, or a live registration of its own. */
+  holds(address: string): boolean {
+    if (address === this.session.snapshot.context.identity) return true;
+    const row = this.turn.host.registry.get(address);
+    return row !== null && row.expiresAt > this.turn.now && row.connId === this.session.connId;
+  }
+
+  /**
+   * The address this request acts as where the hub keeps it (a subscription's
+   * delivery address): the envelope's `from` when the session holds it, else
+   * the session identity. A hub-only request may carry any `from`, and that
+   * must never let it act for an address another session holds.
+   */
+  get actingAddress(): string {
+    const from = this.envelope.from;
+    return this.holds(from) ? from : (this.session.snapshot.context.identity ?? from);
+  }
+
   get isAsk(): boolean {
     return this.envelope.pattern === 'ask';
   }

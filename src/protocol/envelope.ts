@@ -7,11 +7,17 @@ export const SERVICE_NAME = 'signal-hub';
 export const HUB_ADDRESS = '@(cloudflare/signal-hub)';
 export const MAX_ADDRESS_PATH = 256;
 
+const ADDRESS_PATTERN = /^@\([^)]+\)$/;
+
 /** `@(path)`: path non-empty, no `)` inside, at most 256 characters. */
 export const addressSchema = z
   .string()
   .max(MAX_ADDRESS_PATH + 3, { message: `address path longer than ${MAX_ADDRESS_PATH} characters` })
-  .regex(/^@\([^)]+\)$/, { message: 'expected a canonical address "@(path)" with no ")" inside the path' });
+  .regex(ADDRESS_PATTERN, { message: 'expected a canonical address "@(path)" with no ")" inside the path' });
+
+/** The same test as `addressSchema`, without building a zod result. */
+export const isCanonicalAddress = (text: string): boolean =>
+  text.length <= MAX_ADDRESS_PATH + 3 && ADDRESS_PATTERN.test(text);
 export type Address = z.infer<typeof addressSchema>;
 
 export const addressPath = (address: string): string =>

@@ -32,9 +32,12 @@ export const registerPayload = z.object({
   ttlSeconds: z.number().finite().positive().optional(),
 });
 
-export const unregisterPayload = z.object({ actorAddress: addressSchema });
+// 0.1.0 clients send `payload: null` for both and name the address in `from`
+// (and the renewal token in `metadata.renewalToken`); see docs/PROTOCOL.md.
+export const unregisterPayload = z.object({ actorAddress: addressSchema }).nullable().optional();
 
-export const renewPayload = z.object({ renewalToken: z.string().min(1).max(512) });
+export const RENEWAL_TOKEN_MAX = 512;
+export const renewPayload = z.object({ renewalToken: z.string().min(1).max(RENEWAL_TOKEN_MAX) }).nullable().optional();
 
 export const MAX_DISCOVER_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
@@ -65,7 +68,9 @@ export const topicSchema = z
 const appType = z.string().min(1).max(256);
 
 export const sendPayload = z.object({
-  to: addressSchema.optional(),
+  // Any string: a target that is not a canonical address names no actor that
+  // can exist, and 0.1.0 clients expect hub:unknown_actor for it (contract §4).
+  to: z.string().min(1).max(1024).optional(),
   type: appType,
   data: z.unknown().optional(),
 });
@@ -112,6 +117,15 @@ export const requestSchemas = {
 export type RequestType = keyof typeof requestSchemas;
 export type Requests = { [K in RequestType]: z.input<(typeof requestSchemas)[K]> };
 export type ParsedRequests = { [K in RequestType]: z.output<(typeof requestSchemas)[K]> };
+
+/**
+ * Requests whose `from` reaches other actors: the hub forwards a frame carrying
+ * it. Only these must come from an address the session holds; every other
+ * request is answered to the requester alone, so its `from` merely addresses
+ * the reply (0.1.0 clients register from the address being registered and
+ * heartbeat from a fixed address).
+ */
+export const FORWARDING_TYPES: ReadonlySet<string> = new Set(['hub:send', 'hub:broadcast', 'hub:publish']);
 
 /** Types that do not spend rate-limit tokens (contract §7). */
 export const RATE_LIMIT_EXEMPT: ReadonlySet<string> = new Set(['hub:connect', 'hub:heartbeat', 'hub:disconnect']);

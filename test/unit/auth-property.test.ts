@@ -31,6 +31,8 @@ const TOKEN_KINDS = [
   'wrong_issuer',
   'no_exp',
   'no_actor',
+  'no_issuer',
+  'legacy_010',
   'bad_actor',
   'hs512',
   'tampered',
@@ -48,6 +50,9 @@ interface TokenSpec {
   bearer: boolean;
   junk: string;
 }
+
+/** Kinds the hub accepts: ours, and the 0.1.0 clients' own (no iss, identity from sub). */
+const ACCEPTED_KINDS: ReadonlySet<TokenKind> = new Set(['valid', 'no_actor', 'no_issuer', 'legacy_010']);
 
 interface Token {
   spec: TokenSpec;
@@ -84,7 +89,8 @@ const b64json = (value: unknown): string => base64url.encode(JSON.stringify(valu
 
 const mint = async (spec: TokenSpec, nowMs: number): Promise<Token> => {
   const now = Math.floor(nowMs / 1000);
-  const identity = `@(${spec.actorId})`;
+  // Without an actorId claim the identity is the subject (0.1.0 tokens).
+  const identity = spec.kind === 'no_actor' || spec.kind === 'legacy_010' ? `@(user:${spec.actorId})` : `@(${spec.actorId})`;
   const sign = async (opts: { secret?: string; iss?: string | null; exp?: number | null; nbf?: number; actorId?: string | null; alg?: string }) => {
     const claims: Record<string, unknown> = { capabilities: spec.capabilities };
     if (opts.actorId !== null) claims.actorId = opts.actorId ?? spec.actorId;
@@ -126,6 +132,12 @@ const mint = async (spec: TokenSpec, nowMs: number): Promise<Token> => {
     case 'no_actor':
       raw = await sign({ actorId: null });
       break;
+    case 'no_issuer':
+      raw = await sign({ iss: null });
+      break;
+    case 'legacy_010':
+      raw = await sign({ iss: null, actorId: null });
+      break;
     case 'bad_actor':
       raw = await sign({ actorId: `${spec.actorId})x` });
       break;
@@ -148,18 +160,25 @@ const mint = async (spec: TokenSpec, nowMs: number): Promise<Token> => {
   return { spec, text, identity, exp };
 };
 
-/** Could the hub accept this token at `now`? Only a correctly signed, unexpired HS256 token with our claims. */
+/** Could the hub accept this token at `now`? Only a correctly signed, unexpired HS256 token of an accepted kind. */
 const possiblyValid = (token: Token, now: number): boolean =>
-  token.spec.kind === 'valid' && token.exp !== null && token.exp * 1000 + CLOCK_SKEW_MS + 1000 > now;
+  ACCEPTED_KINDS.has(token.spec.kind) && token.exp !== null && token.exp * 1000 + CLOCK_SKEW_MS + 1000 > now;
 
 const inScope = (identity: string, address: string): boolean =>
   address === identity || address.slice(2, -1).startsWith(`${identity.slice(2, -1)}/`);
+
+/**
+ * The `from` a register carries: the session identity, the address being
+ * registered (as 0.1.0 clients send it), or any address at all. None of them
+ * may let a later delivery carry a `from` the session does not hold.
+ */
+type RegisterFrom = 'identity' | 'address' | (typeof ADDRESSES)[number];
 
 type Action =
   | { kind: 'open' }
   | { kind: 'connect'; socket: number; token: number; from: string; claimCaps: boolean }
   | { kind: 'disguised_connect'; socket: number; token: number }
-  | { kind: 'register'; socket: number; address: string | null }
+  | { kind: 'register'; socket: number; address: string | null; from: RegisterFrom }
   | { kind: 'send'; socket: number; from: string | null; to: string; ask: boolean }
   | { kind: 'publish'; socket: number; from: string | null; topic: string }
   | { kind: 'subscribe'; socket: number; from: string | null; topic: string }
@@ -181,7 +200,15 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { arbitrary: fc.constant({ kind: 'open' as const }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('connect' as const), socket: sock, token: tokenIdx, from: fc.constantFrom(...ADDRESSES), claimCaps: fc.boolean() }), weight: 5 },
   { arbitrary: fc.record({ kind: fc.constant('disguised_connect' as const), socket: sock, token: tokenIdx }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant('register' as const), socket: sock, address: fromArb }), weight: 4 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('register' as const),
+      socket: sock,
+      address: fromArb,
+      from: fc.constantFrom<RegisterFrom>('identity', 'address', ...ADDRESSES),
+    }),
+    weight: 4,
+  },
   { arbitrary: fc.record({ kind: fc.constant('send' as const), socket: sock, from: fromArb, to: fc.constantFrom(...ADDRESSES), ask: fc.boolean() }), weight: 5 },
   { arbitrary: fc.record({ kind: fc.constant('publish' as const), socket: sock, from: fromArb, topic: fc.constantFrom(...TOPICS) }), weight: 3 },
   { arbitrary: fc.record({ kind: fc.constant('subscribe' as const), socket: sock, from: fromArb, topic: fc.constantFrom(...TOPICS) }), weight: 3 },
@@ -280,13 +307,13 @@ const runScenario = async (specs: TokenSpec[], actions: Action[]): Promise<void>
         await frame(actor, text);
         break;
       }
-      case 'register':
+      case 'register': {
         actor = pick(action.socket, 'live');
-        await frame(
-          actor,
-          JSON.stringify(buildRequest('hub:register', { actorAddress: speaker(actor, action.address), capabilities: ['gpu'] }, { from: speaker(actor, null) })),
-        );
+        const address = speaker(actor, action.address);
+        const from = action.from === 'identity' ? speaker(actor, null) : action.from === 'address' ? address : action.from;
+        await frame(actor, JSON.stringify(buildRequest('hub:register', { actorAddress: address, capabilities: ['gpu'] }, { from })));
         break;
+      }
       case 'send':
         actor = pick(action.socket, 'live');
         sentFrom = speaker(actor, action.from);

@@ -246,6 +246,12 @@ export const checkWire = (sc: Scenario): void => {
       if (msg.type === 'pong') continue;
       const parsed = envelopeSchema.safeParse(msg);
       expect(parsed.success, frame.slice(0, 300)).toBe(true);
+      if (msg.metadata?.forwarded === true) {
+        // A delivery from another actor (§6): never mistakable for a reply.
+        expect(msg.correlationId).toBeNull();
+        expect(msg.from).not.toBe(HUB_ADDRESS);
+        continue;
+      }
       expect(msg.from).toBe(HUB_ADDRESS);
       expect(msg.pattern).toBe('tell');
       expect(msg.metadata !== null && typeof msg.metadata === 'object' && !Array.isArray(msg.metadata)).toBe(true);

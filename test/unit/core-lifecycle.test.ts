@@ -361,39 +361,116 @@ describe('duplicate connection: last one wins (§4)', () => {
 });
 
 describe('server-enforced from (§4)', () => {
-  bothWays('a message from an address the session does not hold is refused with identity_mismatch', (sc) => {
+  bothWays('a forwarded message from an address the session does not hold is refused with identity_mismatch', (sc) => {
     const a = sc.connect('@(a)');
     const b = sc.connect('@(b)');
     b.ask('hub:register', { actorAddress: '@(b/svc)', capabilities: [] });
+    b.ask('hub:subscribe', { topic: 't' });
+    b.inbox();
     for (const forged of ['@(b)', '@(b/svc)', '@(nobody)']) {
-      const reply = a.ask('hub:register', { actorAddress: '@(a/x)', capabilities: [] }, { from: forged });
-      expectError(reply, 'unauthorized');
-      expect(reply.payload).toMatchObject({ action: 'hub:register', reason: 'identity_mismatch', retryable: false });
-      expect(reply.to).toBe(forged);
+      const sends = [
+        a.ask('hub:send', { to: '@(b/svc)', type: 'app.x', data: 1 }, { from: forged }),
+        a.ask('hub:broadcast', { type: 'app.x', data: 2 }, { from: forged }),
+        a.ask('hub:publish', { topic: 't', type: 'app.x', data: 3 }, { from: forged }),
+      ];
+      for (const [i, reply] of sends.entries()) {
+        expectError(reply, 'unauthorized');
+        expect(reply.payload).toMatchObject({
+          action: ['hub:send', 'hub:broadcast', 'hub:publish'][i],
+          reason: 'identity_mismatch',
+          retryable: false,
+        });
+        expect(reply.to).toBe(forged);
+      }
     }
-    // Nothing was processed.
-    expect(sc.fake.registry.all().map((r) => r.address)).toEqual(['@(b/svc)']);
+    // Nothing was delivered to anyone.
+    expect(b.inbox()).toEqual([]);
     a.heartbeatOk();
+  });
+
+  bothWays('requests answered only to the requester are never refused for their from (0.1.0 clients)', (sc) => {
+    const a = sc.connect('@(local/client-1)');
+    const b = sc.connect('@(b)');
+    b.ask('hub:register', { actorAddress: '@(b/svc)', capabilities: [] });
+    // Register from the address being registered.
+    const reg = a.ask('hub:register', { actorAddress: '@(local/test-seag)', capabilities: ['x'] }, { from: '@(local/test-seag)' });
+    expect(reg.type).toBe('hub:registered');
+    expect(reg.to).toBe('@(local/test-seag)');
+    // Heartbeat from a fixed address nobody holds, with a null payload, as a tell: a harmless ack, no error.
+    a.request('hub:heartbeat', null, { from: '@(local/signal-hub-client)' });
+    expect(a.inbox().map((m) => [m.type, m.to])).toEqual([['hub:heartbeat_ack', '@(local/signal-hub-client)']]);
+    // Every other hub-only request with a from held by another session or by nobody.
+    for (const from of ['@(b/svc)', '@(local/signal-hub-client)']) {
+      const replies = [
+        a.ask('hub:heartbeat', null, { from }),
+        a.ask('hub:discover', { pattern: '*' }, { from }),
+        a.ask('hub:list_actors', {}, { from }),
+        a.ask('hub:subscribe', { topic: 'room' }, { from }),
+        a.ask('hub:unsubscribe', { topic: 'room' }, { from }),
+        a.ask('hub:pause', null, { from }),
+        a.ask('hub:resume', null, { from }),
+        a.ask('hub:queue_stats', null, { from }),
+        a.ask('hub:metrics', null, { from }),
+      ];
+      expect(replies.map((r) => r.type)).toEqual([
+        'hub:heartbeat_ack',
+        'hub:discovered',
+        'hub:actor_list',
+        'hub:subscribed',
+        'hub:unsubscribed',
+        'hub:paused',
+        'hub:resumed',
+        'hub:queue_stats_response',
+        'hub:metrics_response',
+      ]);
+      for (const r of replies) expect(r.to).toBe(from);
+    }
+    // The registered address, never the spoofed one, is what the hub holds.
+    expect(sc.fake.registry.all().map((r) => r.address).sort()).toEqual(['@(b/svc)', '@(local/test-seag)']);
+    const ack = a.ask('hub:disconnect', null, { from: '@(local/signal-hub-client)' });
+    expect(ack.payload).toEqual({ acknowledged: true });
+  });
+
+  bothWays('a subscription made with a from the session does not hold delivers to its identity and leaves others alone', (sc) => {
+    const a = sc.connect('@(a)');
+    const b = sc.connect('@(b)');
+    b.ask('hub:subscribe', { topic: 't' });
+    // a claims b's address on a hub-only request: it must not take over or drop b's subscription.
+    a.ask('hub:subscribe', { topic: 't' }, { from: '@(b)' });
+    a.ask('hub:unsubscribe', { topic: 't' }, { from: '@(b)' });
+    a.ask('hub:subscribe', { topic: 't' }, { from: '@(b)' });
+    b.inbox();
+    a.inbox();
+    b.request('hub:publish', { topic: 't', type: 'app.news', data: 1 }, { pattern: 'ask' });
+    const atB = b.inbox();
+    expect(atB.find((m) => m.type === 'hub:published')?.payload.subscriberCount).toBe(2);
+    const toB = atB.filter((m) => m.type === 'app.news');
+    const toA = a.inbox().filter((m) => m.type === 'app.news');
+    expect(toB.map((m) => m.to)).toEqual(['@(b)']);
+    expect(toA.map((m) => m.to)).toEqual(['@(a)']);
   });
 
   bothWays('a session may send as its identity and as addresses it registered, only while it holds them', (sc) => {
     const a = sc.connect('@(a)');
+    const b = sc.connect('@(b)');
     a.ask('hub:register', { actorAddress: '@(a/worker)', capabilities: [] });
-    const asWorker = a.ask('hub:heartbeat', { timestamp: 1 }, { from: '@(a/worker)' });
-    expect(asWorker.type).toBe('hub:heartbeat_ack');
-    expect(asWorker.to).toBe('@(a/worker)');
+    const asWorker = a.ask('hub:send', { to: '@(b)', type: 'app.x', data: 1 }, { from: '@(a/worker)' });
+    expect(asWorker.type).toBe('hub:delivery_ack');
+    expect(b.inbox().filter((m) => m.type === 'app.x').map((m) => m.from)).toEqual(['@(a/worker)']);
     a.ask('hub:unregister', { actorAddress: '@(a/worker)' });
-    const after = a.ask('hub:heartbeat', { timestamp: 2 }, { from: '@(a/worker)' });
+    const after = a.ask('hub:send', { to: '@(b)', type: 'app.x', data: 2 }, { from: '@(a/worker)' });
     expectError(after, 'unauthorized');
     expect(after.payload.reason).toBe('identity_mismatch');
+    expect(b.inbox()).toEqual([]);
   });
 
   bothWays('an expired registration no longer authorises its address as sender', (sc) => {
     const a = sc.connect('@(a)');
     a.ask('hub:register', { actorAddress: '@(a/tmp)', capabilities: [], ttlSeconds: 2 });
     sc.advance(2_000);
-    const reply = a.ask('hub:heartbeat', { timestamp: 3 }, { from: '@(a/tmp)' });
+    const reply = a.ask('hub:broadcast', { type: 'app.x', data: 3 }, { from: '@(a/tmp)' });
     expectError(reply, 'unauthorized');
+    expect(reply.payload.reason).toBe('identity_mismatch');
   });
 });
 

@@ -142,8 +142,12 @@ describe('hub:connect refusals (§4): hub:unauthorized {action: connect, reason}
     await expectRefusedConnect(await sign({ actorId: 'iss/a', iss: 'someone-else' }), 'wrong_issuer');
   });
 
-  it('refuses a token without an issuer (wrong_issuer)', async () => {
-    await expectRefusedConnect(await sign({ actorId: 'iss/b', iss: null }), 'wrong_issuer');
+  it('accepts a token without an issuer, as 0.1.0 clients mint them (an issuer, if given, must be ours)', async () => {
+    const { client, reply } = await connectWith(freshHub('noiss'), await sign({ actorId: 'iss/b', iss: null }));
+    expect(reply.type, JSON.stringify(reply.payload)).toBe('hub:connected');
+    expect(reply.metadata.actorIdentity).toBe('@(iss/b)');
+    client.identity = '@(iss/b)';
+    await client.expectAlive();
   });
 
   it('refuses an expired token beyond the clock skew (token_expired)', async () => {
@@ -166,8 +170,18 @@ describe('hub:connect refusals (§4): hub:unauthorized {action: connect, reason}
     await expectRefusedConnect(await sign({ actorId: 'noexp/a', exp: null }), 'invalid_claims');
   });
 
-  it('refuses a token without an actorId claim (invalid_claims)', async () => {
-    await expectRefusedConnect(await sign({ sub: 'user:anonymous' }), 'invalid_claims');
+  it('takes the identity from sub when there is no actorId claim; a sub that is no address path is refused', async () => {
+    const hub = freshHub('nosub');
+    // The 0.1.0 clients' own tokens: sub is a whole address, no iss, no actorId.
+    for (const [sub, identity] of [['@(local/test-seag)', '@(local/test-seag)'], ['user:anonymous', '@(user:anonymous)']] as const) {
+      const { client, reply } = await connectWith(hub, await sign({ sub, iss: null }));
+      expect(reply.type, JSON.stringify(reply.payload)).toBe('hub:connected');
+      expect(reply.metadata.actorIdentity).toBe(identity);
+      client.identity = identity;
+      const reg = await client.ask('hub:register', { actorAddress: identity, capabilities: [] }, { from: identity });
+      expect(reg.type, JSON.stringify(reg.payload)).toBe('hub:registered');
+    }
+    await expectRefusedConnect(await sign({ sub: 'bad)sub' }), 'invalid_claims');
   });
 
   it('accepts the token bare and with a bearer prefix in any case', async () => {
@@ -202,8 +216,8 @@ describe('identity and capabilities come from the token only (§4)', () => {
     const list = await client.ask('hub:list_actors', {});
     expect(list.payload.actors).toEqual([expect.objectContaining({ actorAddress: '@(ident/alice)', capabilities: ['chat'] })]);
 
-    // The address the client claimed at connect is not its own.
-    const id = client.request('hub:heartbeat', { timestamp: 1 }, { from: '@(ident/mallory)' });
+    // The address the client claimed at connect is not its own to send as.
+    const id = client.request('hub:send', { to: '@(ident/alice)', type: 'app.x', data: 1 }, { from: '@(ident/mallory)' });
     const refused = expectError(await client.reply(id), 'hub:unauthorized', 'unauthorized', id);
     expect(refused.reason).toBe('identity_mismatch');
     await client.expectAlive();
@@ -353,7 +367,7 @@ describe('scoped registration with auth on (§4)', () => {
     // A registered sub-address may be used as from; a refused one may not.
     const ok = await client.ask('hub:heartbeat', { timestamp: 1 }, { from: '@(scope/alice/inbox)' });
     expect(ok.type).toBe('hub:heartbeat_ack');
-    const id = client.request('hub:heartbeat', { timestamp: 2 }, { from: '@(scope/bob)' });
+    const id = client.request('hub:publish', { topic: 't', type: 'app.x', data: 2 }, { from: '@(scope/bob)' });
     expect(expectError(await client.reply(id), 'hub:unauthorized', 'unauthorized', id).reason).toBe('identity_mismatch');
   });
 });

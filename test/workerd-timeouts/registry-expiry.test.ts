@@ -49,7 +49,7 @@ describe.concurrent.each(MODES)('registration expiry, $mode (contract §5)', ({ 
     expect((await client.ask('hub:list_actors', {})).payload.total).toBe(1);
     expect(await discovered(client, 'exp/*')).toEqual(['@(exp/long)']);
     // An expired address is no longer this session's to send as.
-    const id = client.request('hub:list_actors', {}, { from: '@(exp/short)' });
+    const id = client.request('hub:send', { to: '@(exp/long)', type: 'app.x', data: 1 }, { from: '@(exp/short)' });
     expect(expectError(await client.reply(id), 'hub:unauthorized', 'unauthorized', id).reason).toBe('identity_mismatch');
     expect(kept.type).toBe('hub:registered');
   });

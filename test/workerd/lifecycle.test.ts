@@ -228,24 +228,41 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
     await newer.expectAlive();
   });
 
-  it('refuses a from that is neither the identity nor a registered address, and delivers nothing', async () => {
+  it('refuses to forward a from that is neither the identity nor a registered address, and delivers nothing', async () => {
     const hub = freshHub('identity');
     const a = await HubClient.connected(hub, '@(id/a)');
+    const b = await HubClient.connected(hub, '@(id/b)');
     await a.ask('hub:register', { actorAddress: '@(id/a/alias)', capabilities: [] });
     await between(hub);
 
     // A registered address may be used as the sender.
-    const asAlias = await a.ask('hub:list_actors', {}, { from: '@(id/a/alias)' });
-    expect(asAlias.type).toBe('hub:actor_list');
-    expect(asAlias.to).toBe('@(id/a/alias)');
+    const asAlias = await a.ask('hub:send', { to: '@(id/b)', type: 'app.hi', data: 1 }, { from: '@(id/a/alias)' });
+    expect(asAlias.type).toBe('hub:delivery_ack');
+    expect((await b.next((f) => f.type === 'app.hi')).from).toBe('@(id/a/alias)');
 
     await between(hub);
-    const id = a.request('hub:register', { actorAddress: '@(id/stolen)', capabilities: [] }, { from: '@(id/stranger)' });
-    const p = expectError(await a.reply(id), 'hub:unauthorized', 'unauthorized', id);
-    expect(p).toMatchObject({ reason: 'identity_mismatch', action: 'hub:register' });
+    for (const type of ['hub:send', 'hub:broadcast'] as const) {
+      const payload = type === 'hub:send' ? { to: '@(id/b)', type: 'app.spoof', data: 2 } : { type: 'app.spoof', data: 2 };
+      const id = a.request(type, payload as never, { from: '@(id/stranger)' });
+      const p = expectError(await a.reply(id), 'hub:unauthorized', 'unauthorized', id);
+      expect(p).toMatchObject({ reason: 'identity_mismatch', action: type });
+    }
+    await b.expectAlive();
+    expect(b.frames.some((f) => f.type === 'app.spoof')).toBe(false);
+    await a.expectAlive();
+  });
 
-    const list = await a.ask('hub:list_actors', {});
-    expect(list.payload.actors.map((x: { actorAddress: string }) => x.actorAddress)).toEqual(['@(id/a/alias)']);
+  it('answers hub-only requests whatever their from: a 0.1.0 register from the address being registered', async () => {
+    const hub = freshHub('identity010');
+    const a = await HubClient.connected(hub, '@(local/client-1)');
+    await between(hub);
+    const reg = await a.ask('hub:register', { actorAddress: '@(local/test-seag)', capabilities: ['compute'] }, { from: '@(local/test-seag)' });
+    expect(reg).toMatchObject({ type: 'hub:registered', to: '@(local/test-seag)', metadata: { renewalToken: reg.payload.renewalToken } });
+    await between(hub);
+    const beat = await a.ask('hub:heartbeat', null, { from: '@(local/signal-hub-client)' });
+    expect(beat).toMatchObject({ type: 'hub:heartbeat_ack', to: '@(local/signal-hub-client)' });
+    const list = await a.ask('hub:list_actors', {}, { from: '@(somebody/else)' });
+    expect(list.payload.actors.map((x: { actorAddress: string }) => x.actorAddress)).toEqual(['@(local/test-seag)']);
     await a.expectAlive();
   });
 
@@ -256,7 +273,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
     await between(hub);
     expect((await a.ask('hub:unregister', { actorAddress: '@(al/a/tmp)' })).type).toBe('hub:unregistered');
     await between(hub);
-    const id = a.request('hub:list_actors', {}, { from: '@(al/a/tmp)' });
+    const id = a.request('hub:send', { to: '@(al/a)', type: 'app.x', data: 1 }, { from: '@(al/a/tmp)' });
     expect(expectError(await a.reply(id), 'hub:unauthorized', 'unauthorized', id).reason).toBe('identity_mismatch');
   });
 

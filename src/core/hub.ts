@@ -250,7 +250,7 @@ export class HubCore implements HubOps {
           break;
         }
         default:
-          break; // assign actions were applied by transition()
+          break; // assign actions were applied by the step itself
       }
     }
     if (event.type === 'CONNECT_ACCEPTED' && ctx.identity !== null && isLive(session)) {

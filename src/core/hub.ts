@@ -17,7 +17,9 @@ import {
 import { hasJobs, queuedDeliveries, releaseBuffer, runJobBatch } from './delivery';
 import { connectHandler, lifecycleHandlers } from './lifecycle';
 import { backpressure, messagingHandlers } from './messaging';
-import { releaseSubscriptions, topicCount } from './topics';
+import { releaseSubscriptions, SUBSCRIPTION_NAMESPACES, topicCount } from './topics';
+import { RegistryCache } from './registry-cache';
+import { CachedKvStore } from './kv-cache';
 import { countFrame, freshAbuseWindow, fullBucket, hasToken, take } from './rate-limit';
 import { ownsAddress, registryHandlers } from './registry';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
@@ -81,12 +83,18 @@ export class HubCore implements HubOps {
    */
   onTransition: ((step: MachineStep) => void) | undefined = undefined;
 
+  private readonly host: HubHost;
+
   constructor(
     readonly config: HubConfig,
-    private readonly host: HubHost,
+    durable: HubHost,
     restored: Iterable<{ connId: string; attachment: unknown }> = [],
     extraHandlers: HandlerTable = {},
   ) {
+    // Registry and subscriptions are read from memory, written through to the
+    // durable stores; the copies live and die with this core (see registry-cache.ts).
+    const host = { ...durable, registry: new RegistryCache(durable.registry), kv: new CachedKvStore(durable.kv, SUBSCRIPTION_NAMESPACES) };
+    this.host = host;
     this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...messagingHandlers, ...extraHandlers };
     this.base = host.kv.get<Counters>('meta', COUNTERS_KEY) ?? emptyCounters();
     this.baseRate = host.kv.get<RateWindow>('meta', RATE_KEY) ?? emptyRate();

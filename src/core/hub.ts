@@ -160,6 +160,7 @@ export class HubCore implements HubOps {
     turn.auth = auth;
     const session = this.sessions.get(connId);
     if (!session || !counts(session)) return this.finish(turn);
+    turn.origin = session;
     session.stats.received++;
     try {
       this.handleFrame(turn, session, raw);
@@ -520,10 +521,10 @@ export class HubCore implements HubOps {
     return { perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst };
   }
 
-  /** Frames sent and errors go to the receiving session's stats, or to the base once it is ending. */
+  /** Frames sent and errors go to the turn's origin (see Turn.origin), else the receiving session, or the base once it is ending. */
   private attribute(turn: Turn): void {
     const target = (conn: string): Session | null => {
-      const session = this.sessions.get(conn);
+      const session = turn.origin && counts(turn.origin) ? turn.origin : this.sessions.get(conn);
       if (session && counts(session)) {
         turn.dirty.add(session);
         return session;

@@ -88,6 +88,12 @@ export type Attachment = z.infer<typeof attachmentSchema>;
 
 export const stateOf = (session: Session): SessionState => session.snapshot.value as SessionState;
 
+/** A session that has not started closing: it takes frames, and its own stats are part of the hub's totals. */
+export const countsTraffic = (session: Session): boolean => {
+  const state = stateOf(session);
+  return state !== 'closing' && state !== 'closed';
+};
+
 export const isLive = (session: Session): boolean => {
   const state = stateOf(session);
   return state === 'registered' || state === 'paused' || state === 'rate-limited';

@@ -101,9 +101,12 @@ const livenessOf = (context: SessionContext, event: SessionEvent): number => {
 /**
  * What the `touch` action makes of liveness. Exported because the hub's step
  * function (src/core/machine-step.ts) applies it directly for transitions
- * that consist of `touch` alone, instead of running a full xstate step.
+ * that consist of context-only actions, instead of running a full xstate step.
  */
 export const touchedLastSeen = (context: SessionContext, now: number): number => Math.max(context.lastSeen, now);
+
+/** What `armRateLimit` sets `rateLimitedUntil` to; exported for the same reason as `touchedLastSeen`. */
+export const armedUntil = (event: SessionEvent): number | null => (event.type === 'RATE_LIMIT_EXHAUSTED' ? event.retryAt : null);
 
 /**
  * Effect actions only describe what must happen; `params` carry the data.
@@ -233,9 +236,7 @@ export const sessionMachine = setup({
     touch: assign(({ context, event }) => ({ lastSeen: touchedLastSeen(context, event.now) })),
     /** An auto-answered ping happened without waking us; fold its time into liveness. */
     foldPing: assign(({ context, event }) => ({ lastSeen: livenessOf(context, event) })),
-    armRateLimit: assign(({ event }) => ({
-      rateLimitedUntil: event.type === 'RATE_LIMIT_EXHAUSTED' ? event.retryAt : null,
-    })),
+    armRateLimit: assign(({ event }) => ({ rateLimitedUntil: armedUntil(event) })),
     rememberRegistered: assign({ resumeTo: 'registered' as const }),
     rememberPaused: assign({ resumeTo: 'paused' as const }),
     clearRateLimit: assign({ rateLimitedUntil: null }),

@@ -1,7 +1,7 @@
 import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/session';
 import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
-import { isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
+import { isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import {
@@ -20,7 +20,8 @@ import { backpressure, messagingHandlers } from './messaging';
 import { releaseSubscriptions, SUBSCRIPTION_NAMESPACES, topicCount } from './topics';
 import { RegistryCache } from './registry-cache';
 import { CachedKvStore } from './kv-cache';
-import { countFrame, freshAbuseWindow, fullBucket, hasToken, take } from './rate-limit';
+import { freshAbuseWindow, fullBucket } from './rate-limit';
+import { refuseEarly, spendToken } from './rate-gate';
 import { ownsAddress, registryHandlers } from './registry';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
 import {
@@ -137,7 +138,7 @@ export class HubCore implements HubOps {
     const session: Session = {
       connId,
       snapshot: newSnapshot(sessionId, now, this.config),
-      bucket: fullBucket(this.rateSettings(), now),
+      bucket: fullBucket({ perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst }, now),
       abuse: freshAbuseWindow(now),
       token: null,
       tokenExpiresAt: null,
@@ -297,7 +298,7 @@ export class HubCore implements HubOps {
     // Raw size guard before any parse: a huge frame is never handed to JSON.parse.
     if (size > this.config.maxMessageSize) {
       this.drive(turn, session, { type: 'FRAME', now: turn.now });
-      if (isLive(session) && !this.spendToken(turn, session, null, replyTo, null)) return;
+      if (isLive(session) && !spendToken(this, turn, session, null, replyTo, null)) return;
       turn.error(
         session.connId,
         replyTo,
@@ -312,6 +313,9 @@ export class HubCore implements HubOps {
       return;
     }
 
+    // An empty bucket is answered before any parsing (rate-gate.ts).
+    if (isLive(session) && refuseEarly(this, turn, session, text, replyTo)) return;
+
     let json: unknown;
     let parseError: string | null = null;
     try {
@@ -324,7 +328,7 @@ export class HubCore implements HubOps {
     const rawType = typeof obj?.type === 'string' ? obj.type : null;
 
     this.drive(turn, session, { type: 'FRAME', now: turn.now });
-    if (isLive(session) && !this.spendToken(turn, session, rawType, replyTo, rawId)) return;
+    if (isLive(session) && !spendToken(this, turn, session, rawType, replyTo, rawId)) return;
 
     if (parseError !== null || obj === null) {
       turn.error(
@@ -466,42 +470,6 @@ export class HubCore implements HubOps {
     return address === req.session.snapshot.context.identity || ownsAddress(req, address);
   }
 
-  /**
-   * Spends one token for a non-exempt frame. On an empty bucket the session
-   * moves to `rate-limited` and the frame is answered, not processed.
-   */
-  private spendToken(turn: Turn, session: Session, type: string | null, replyTo: string, requestId: string | null): boolean {
-    if (type !== null && RATE_LIMIT_EXEMPT.has(type)) return true;
-    const settings = this.rateSettings();
-    const abuse = countFrame(session.abuse, settings, turn.now);
-    session.abuse = abuse.window;
-    turn.dirty.add(session);
-    if (abuse.abusive) {
-      turn.log.log('warn', 'session.rate_limit_abuse', { sessionId: session.snapshot.context.sessionId });
-      this.drive(turn, session, { type: 'RATE_LIMIT_ABUSE', now: turn.now });
-      return false;
-    }
-    const result = take(session.bucket, settings, turn.now);
-    session.bucket = result.bucket;
-    if (!result.ok) {
-      this.drive(turn, session, { type: 'RATE_LIMIT_EXHAUSTED', now: turn.now, retryAt: turn.now + result.retryAfter });
-      turn.error(
-        session.connId,
-        replyTo,
-        requestId,
-        {
-          code: 'rate_limited',
-          message: `More than ${settings.perSecond} messages per second (burst ${settings.burst}).`,
-          extra: { retryAfter: result.retryAfter },
-        },
-        session.snapshot.context.sessionId,
-      );
-      return false;
-    }
-    if (stateOf(session) === 'rate-limited') this.drive(turn, session, { type: 'RATE_LIMIT_REFILLED', now: turn.now });
-    return true;
-  }
-
   private internalError(turn: Turn, session: Session, err: unknown, raw: string | ArrayBuffer): void {
     const requestId = typeof raw === 'string' ? sniffId(raw) : null;
     turn.log.log('error', 'request.internal_error', {
@@ -517,9 +485,6 @@ export class HubCore implements HubOps {
 
   // ---------------------------------------------------------------- bookkeeping
 
-  private rateSettings() {
-    return { perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst };
-  }
 
   /** Frames sent and errors go to the turn's origin (see Turn.origin), else the receiving session, or the base once it is ending. */
   private attribute(turn: Turn): void {

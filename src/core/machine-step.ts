@@ -1,5 +1,5 @@
 import { createActor, type ActorScope, type AnyStateNode, type ExecutableActionObject, type SnapshotFrom } from 'xstate';
-import { sessionMachine, touchedLastSeen, type SessionEvent, type SessionInput } from '../../machines/session';
+import { armedUntil, sessionMachine, touchedLastSeen, type SessionContext, type SessionEvent, type SessionInput } from '../../machines/session';
 
 /**
  * Stepping the session machine without building an actor per step.
@@ -13,14 +13,15 @@ import { sessionMachine, touchedLastSeen, type SessionEvent, type SessionInput }
  * scope)` is exactly what `transition()` runs inside, and the scope only
  * collects the actions the machine asks for, in order.
  *
- * Transitions that consist of the `touch` action alone (FRAME in every state
- * that takes frames, HEARTBEAT in the live ones) are the bulk of all steps:
- * one per frame. They never change the state value, raise nothing and leave
- * the machine no effect to perform; their only outcome is `lastSeen`. Those
- * are applied here directly, with the machine's own `touchedLastSeen`, and
- * produce the snapshot xstate itself would (it clones the snapshot with the
- * new context). Which (state, event) pairs qualify is read from the machine
- * definition, not listed by hand, so a transition that later gains a target,
+ * Transitions that only update context (FRAME and HEARTBEAT are `touch`;
+ * RATE_LIMIT_EXHAUSTED while already rate-limited is `armRateLimit`) are the
+ * bulk of all steps: one or two per frame, and every refused frame of a
+ * flood. They never change the state value, raise nothing and leave the
+ * machine no effect to perform. Those are applied here directly, with the
+ * machine's own functions (`touchedLastSeen`, `armedUntil`), producing the
+ * snapshot xstate itself would (it clones the snapshot with the new
+ * context). Which (state, event) pairs qualify is read from the machine
+ * definition, not listed by hand: a transition that later gains a target,
  * guard or another action goes back through xstate on its own.
  * test/fuzz/step-equivalence.test.ts checks every step of the fuzz corpus
  * against xstate's `transition()`.
@@ -75,36 +76,51 @@ export const newSnapshot = (
   return snapshot;
 };
 
-const touchOnly = new Map<string, boolean>();
+/** Context-only actions of the machine, as plain functions of context and event. */
+const CONTEXT_ACTIONS: Record<string, (context: SessionContext, event: SessionEvent) => Partial<SessionContext>> = {
+  touch: (context, event) => ({ lastSeen: touchedLastSeen(context, event.now) }),
+  armRateLimit: (_context, event) => ({ rateLimitedUntil: armedUntil(event) }),
+};
 
-/** Whether `type` in `state` selects one unguarded, targetless transition whose only action is `touch`. */
-const isTouchOnly = (state: string, type: string): boolean => {
-  const k = `${state}\u0001${type}`;
-  let known = touchOnly.get(k);
+type Shortcut = ((context: SessionContext, event: SessionEvent) => Partial<SessionContext>)[] | null;
+const shortcuts = new Map<string, Map<string, Shortcut>>();
+
+/** The context-only actions `type` runs in `state`, or null when the step must go through xstate. */
+const shortcutFor = (state: string, type: string): Shortcut => {
+  let byType = shortcuts.get(state);
+  if (!byType) shortcuts.set(state, (byType = new Map()));
+  let known = byType.get(type);
   if (known === undefined) {
     const node = (sessionMachine.root.states as Record<string, AnyStateNode>)[state];
     const list = node?.transitions.get(type);
     const t = list?.length === 1 ? list[0] : undefined;
-    known =
+    const simple =
       node !== undefined &&
       node.always === undefined &&
       t !== undefined &&
       t.guard === undefined &&
       (t.target === undefined || t.target.length === 0) &&
-      t.actions.length === 1 &&
-      t.actions[0] === 'touch';
-    touchOnly.set(k, known);
+      t.actions.length > 0 &&
+      t.actions.every((a) => typeof a === 'string' && a in CONTEXT_ACTIONS);
+    known = simple ? t.actions.map((a) => CONTEXT_ACTIONS[a as string]!) : null;
+    byType.set(type, known);
   }
   return known;
 };
 
 /** One step: the next snapshot and the actions to perform, in wire order (same contract as xstate's `transition`). */
 export const stepMachine = (snapshot: SessionSnapshot, event: SessionEvent): [SessionSnapshot, MachineAction[]] => {
-  if (snapshot.status === 'active' && typeof snapshot.value === 'string' && isTouchOnly(snapshot.value, event.type)) {
-    const lastSeen = touchedLastSeen(snapshot.context, event.now);
-    // Nothing changes: xstate would hand back an equal copy; the same object is as good.
-    if (lastSeen === snapshot.context.lastSeen) return [snapshot, []];
-    return [{ ...snapshot, context: { ...snapshot.context, lastSeen } }, []];
+  const shortcut = snapshot.status === 'active' && typeof snapshot.value === 'string' ? shortcutFor(snapshot.value, event.type) : null;
+  if (shortcut) {
+    let context = snapshot.context;
+    for (const action of shortcut) {
+      const change = action(context, event);
+      let differs = false;
+      for (const k in change) if (change[k as keyof SessionContext] !== context[k as keyof SessionContext]) differs = true;
+      if (differs) context = { ...context, ...change };
+    }
+    // Nothing changed: xstate would hand back an equal copy; the same object is as good.
+    return [context === snapshot.context ? snapshot : { ...snapshot, context }, []];
   }
   const s = scopeOf();
   collected.length = 0;

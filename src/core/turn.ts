@@ -88,10 +88,12 @@ export class Turn {
     });
   }
 
-  error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string): void {
+  /** `log` false: a refusal that repeats one just logged (rate limiting), counted but not written again. */
+  error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string, log = true): void {
     const { type, payload } = errorReply(spec);
     this.errorConns.push(conn);
     this.reply(conn, to, requestId, type, payload);
+    if (!log) return;
     const level: LogLevel = spec.code === 'internal_error' ? 'error' : 'debug';
     this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code: spec.code });
   }

@@ -13,6 +13,7 @@ import { startDevServer, type DevServer, type DevServerOptions } from '../test/e
 import { WsTestClient, type Frame } from '../test/e2e/support/ws-client';
 import { buildRequest } from '../src/protocol/build';
 import { HUB_ADDRESS } from '../src/protocol/envelope';
+import { ASKERS, ASK_EVERY_MS, ASK_TIMEOUT_MS, fairnessRun } from './fairness';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BASELINE_CONFIG = 'bench/baseline/wrangler.toml';
@@ -25,7 +26,7 @@ const BASELINE_CONFIG = 'bench/baseline/wrangler.toml';
 export const RAISED_LIMITS = { RATE_LIMIT_PER_SECOND: 1_000_000, RATE_LIMIT_BURST: 1_000_000 } as const;
 
 /** In run order: memory on fresh processes, then fan-out, which can reuse the memory room while it is young. */
-export const SCENARIOS = ['memory', 'broadcast', 'publish', 'connect', 'tell', 'ask', 'framecost'] as const;
+export const SCENARIOS = ['memory', 'broadcast', 'publish', 'connect', 'tell', 'ask', 'fairness', 'framecost'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -41,6 +42,7 @@ export interface Options {
   fanout: number[];
   idle: number;
   frames: number;
+  floodSeconds: number;
   only: ScenarioName[];
   hubVars: Record<string, string>;
   maxSeconds: number;
@@ -59,6 +61,7 @@ const DEFAULTS: Options = {
   fanout: [100, 1000],
   idle: 1000,
   frames: 400,
+  floodSeconds: 5,
   only: [...SCENARIOS],
   hubVars: {},
   maxSeconds: 600,
@@ -75,6 +78,7 @@ const SMOKE: Partial<Options> = {
   fanout: [10],
   idle: 10,
   frames: 20,
+  floodSeconds: 1,
   maxSeconds: 120,
 };
 
@@ -91,6 +95,7 @@ const USAGE = `usage: tsx bench/run.ts [options]
   --fanout A,B,...      broadcast and publish recipient counts (default 100,1000; add 5000 if you like)
   --idle N              memory: idle sessions opened (default 1000; reported per 1000)
   --frames F            framecost: frames per probe (default 400)
+  --flood-seconds S     fairness: how long the flood runs while the askers ask (default 5)
   --only a,b,...        scenarios to run: ${SCENARIOS.join(', ')}
   --hub-var KEY=VALUE   extra [vars] override for the hub (repeatable), e.g. BROADCAST_SYNC_THRESHOLD=1000
   --max-seconds S       hard cap on the whole run (default 600); everything is stopped when it passes`;
@@ -148,6 +153,9 @@ export const parseArgs = (argv: string[]): Options => {
         break;
       case '--frames':
         opts.frames = positiveInt(flag, value());
+        break;
+      case '--flood-seconds':
+        opts.floodSeconds = positiveInt(flag, value());
         break;
       case '--max-seconds':
         opts.maxSeconds = positiveInt(flag, value());
@@ -916,8 +924,33 @@ const runScenario = async (
   o: Options,
   report: Report,
   kept: Map<Side, Room>,
+  shipped?: DevServer,
 ): Promise<void> => {
   switch (name) {
+    case 'fairness': {
+      // The hub twice, limits raised and shipped, and the baseline under the same flood, alternating.
+      const raised: Record<Side, Runs[]> = { hub: [], baseline: [] };
+      const limited: Record<Side, Runs[]> = { hub: [], baseline: [] };
+      for (let i = 0; i < o.repeat; i++) {
+        for (const t of targets) {
+          await quiesce(t);
+          const run = await fairnessRun(t.side, t.server, room('fair'), o.floodSeconds);
+          raised[t.side].push({ ...run } as unknown as Runs);
+          if (t.side === 'baseline') limited.baseline.push({ ...run } as unknown as Runs);
+        }
+        if (shipped) limited.hub.push({ ...(await fairnessRun('hub', shipped, room('fairship'), o.floodSeconds)) } as unknown as Runs);
+      }
+      const specs: MetricSpec[] = [
+        { key: 'p50', metric: 'askers p50 ms', unit: 'ms', better: 'lower' },
+        { key: 'p99', metric: 'askers p99 ms', unit: 'ms', better: 'lower' },
+        { key: 'served', metric: `asks served (of ~${Math.round((o.floodSeconds * 1000 * ASKERS) / ASK_EVERY_MS)}, ${ASK_TIMEOUT_MS} ms cap)`, unit: 'count', better: 'higher' },
+        { key: 'floodRate', metric: 'flood frames/s written by the client', unit: '1/s', better: 'higher' },
+      ];
+      const label = (what: string) => `fairness, 1 flooder + ${ASKERS} askers every ${ASK_EVERY_MS} ms, ${what}`;
+      report.metrics.push(...collect(name, label('limits raised'), specs, raised));
+      if (shipped) report.metrics.push(...collect(name, label('hub with shipped limits'), specs, limited));
+      return;
+    }
     case 'connect': {
       const runs = await alternate(targets, o.repeat, (t) => connectRun(t, o));
       report.metrics.push(
@@ -1145,6 +1178,7 @@ export const runBench = async (o: Options, log: (line: string) => void = (l) => 
       fanout: o.fanout,
       idle: o.idle,
       frames: o.frames,
+      floodSeconds: o.floodSeconds,
       only: o.only,
       maxSeconds: o.maxSeconds,
     },
@@ -1165,6 +1199,13 @@ export const runBench = async (o: Options, log: (line: string) => void = (l) => 
       report.processGroups = servers.map((s) => s.pid);
     }
     const [hubServer, baseServer] = servers as [DevServer, DevServer];
+    // Fairness also runs the hub with its shipped rate limits, where the flood is refused.
+    let shippedServer: DevServer | undefined;
+    if (o.only.includes('fairness')) {
+      shippedServer = await startWithRetry({ vars: { ...o.hubVars } });
+      servers.push(shippedServer);
+      report.processGroups = servers.map((s) => s.pid);
+    }
     const port = (s: DevServer) => Number(new URL(s.baseUrl).port);
     const targets = [
       hubTarget(hubServer, findWorkerd(hubServer.pid, port(hubServer))),
@@ -1184,7 +1225,7 @@ export const runBench = async (o: Options, log: (line: string) => void = (l) => 
       const t0 = performance.now();
       log(`scenario ${name} ...`);
       try {
-        await runScenario(name, targets, o, report, kept);
+        await runScenario(name, targets, o, report, kept, shippedServer);
       } catch (err) {
         const tails = servers.map((s, i) => `--- ${i === 0 ? 'hub' : 'baseline'} server output (tail) ---\n${s.output().slice(-1_500)}`);
         report.errors.push({ scenario: name, error: err instanceof Error ? err.message : String(err) });

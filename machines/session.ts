@@ -11,8 +11,9 @@ import { assign, setup } from 'xstate';
  *
  * Actions that touch the outside world (`sendDisconnectNotice`,
  * `sendDisconnectAck`, `closeSocket`, `releaseResources`) have no
- * implementation here: the hub core runs the machine through xstate's pure
- * `transition()` and turns each returned action into an effect, in order. The
+ * implementation here: the hub core steps the machine purely (`machine.transition`
+ * on one inert scope, src/core/machine-step.ts) and turns each returned action
+ * into an effect, in order. The
  * order of a transition's action list is therefore the wire order, which is
  * how acknowledge-before-close is guaranteed.
  */
@@ -98,6 +99,16 @@ const livenessOf = (context: SessionContext, event: SessionEvent): number => {
 };
 
 /**
+ * What the `touch` action makes of liveness. Exported because the hub's step
+ * function (src/core/machine-step.ts) applies it directly for transitions
+ * that consist of context-only actions, instead of running a full xstate step.
+ */
+export const touchedLastSeen = (context: SessionContext, now: number): number => Math.max(context.lastSeen, now);
+
+/** What `armRateLimit` sets `rateLimitedUntil` to; exported for the same reason as `touchedLastSeen`. */
+export const armedUntil = (event: SessionEvent): number | null => (event.type === 'RATE_LIMIT_EXHAUSTED' ? event.retryAt : null);
+
+/**
  * Effect actions only describe what must happen; `params` carry the data.
  * The implementations are deliberately empty: the hub core interprets them.
  */
@@ -174,6 +185,34 @@ const liveTransitions = {
   SOCKET_CLOSED: { target: 'closed', actions: ['markClosed', 'releaseResources'] },
 } as const;
 
+/**
+ * The context of a new session. It must never throw: xstate evaluates the
+ * factory whenever an actor is constructed, including inert ones built with
+ * no input (xstate's own `transition()` does that on every call). A factory
+ * that read `input.sessionId` from undefined threw, and had its stack
+ * captured, on every frame the hub handled. A missing input yields an empty
+ * placeholder context that no real session ever carries (sessionId '').
+ */
+const initialContext = (input: SessionInput | undefined): SessionContext => {
+  const now = input?.now ?? 0;
+  const connectTimeoutMs = input?.connectTimeoutMs ?? 0;
+  return {
+    sessionId: input?.sessionId ?? '',
+    identity: null,
+    capabilities: [],
+    openedAt: now,
+    lastSeen: now,
+    connectDeadline: now + connectTimeoutMs,
+    connectTimeoutMs,
+    heartbeatTimeoutMs: input?.heartbeatTimeoutMs ?? 0,
+    rateLimitedUntil: null,
+    resumeTo: 'registered',
+    closeDeadline: null,
+    closeCode: null,
+    closeReason: null,
+  };
+};
+
 export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
@@ -194,12 +233,10 @@ export const sessionMachine = setup({
         lastSeen: event.now,
       };
     }),
-    touch: assign(({ context, event }) => ({ lastSeen: Math.max(context.lastSeen, event.now) })),
+    touch: assign(({ context, event }) => ({ lastSeen: touchedLastSeen(context, event.now) })),
     /** An auto-answered ping happened without waking us; fold its time into liveness. */
     foldPing: assign(({ context, event }) => ({ lastSeen: livenessOf(context, event) })),
-    armRateLimit: assign(({ event }) => ({
-      rateLimitedUntil: event.type === 'RATE_LIMIT_EXHAUSTED' ? event.retryAt : null,
-    })),
+    armRateLimit: assign(({ event }) => ({ rateLimitedUntil: armedUntil(event) })),
     rememberRegistered: assign({ resumeTo: 'registered' as const }),
     rememberPaused: assign({ resumeTo: 'paused' as const }),
     clearRateLimit: assign({ rateLimitedUntil: null }),
@@ -234,21 +271,7 @@ export const sessionMachine = setup({
 }).createMachine({
   id: 'session',
   initial: 'connecting',
-  context: ({ input }) => ({
-    sessionId: input.sessionId,
-    identity: null,
-    capabilities: [],
-    openedAt: input.now,
-    lastSeen: input.now,
-    connectDeadline: input.now + input.connectTimeoutMs,
-    connectTimeoutMs: input.connectTimeoutMs,
-    heartbeatTimeoutMs: input.heartbeatTimeoutMs,
-    rateLimitedUntil: null,
-    resumeTo: 'registered',
-    closeDeadline: null,
-    closeCode: null,
-    closeReason: null,
-  }),
+  context: ({ input }) => initialContext(input),
   states: {
     connecting: {
       on: {

@@ -80,8 +80,9 @@ export const sendUnknownActor = (turn: Turn, ack: Ack, resolution?: string): voi
  * an ask whose frame is dropped is told so, so no ask goes unanswered.
  */
 export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | null): 'delivered' | 'buffered' => {
-  countDelivery(target.stats, turn.now);
-  turn.dirty.add(target);
+  const holder = turn.statsHolder(target);
+  countDelivery(holder.stats, turn.now);
+  turn.dirty.add(holder);
   if (!isPaused(target)) {
     turn.effects.push({ kind: 'send', conn: target.connId, frame });
     if (ack) sendAck(turn, ack);

@@ -1,7 +1,7 @@
 import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/session';
 import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
-import { FORWARDING_TYPES, isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
+import { FORWARDING_TYPES, isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import {
@@ -17,8 +17,11 @@ import {
 import { hasJobs, queuedDeliveries, releaseBuffer, runJobBatch } from './delivery';
 import { connectHandler, lifecycleHandlers } from './lifecycle';
 import { backpressure, messagingHandlers } from './messaging';
-import { releaseSubscriptions, topicCount } from './topics';
-import { countFrame, freshAbuseWindow, fullBucket, hasToken, take } from './rate-limit';
+import { releaseSubscriptions, SUBSCRIPTION_NAMESPACES, topicCount } from './topics';
+import { RegistryCache } from './registry-cache';
+import { CachedKvStore } from './kv-cache';
+import { freshAbuseWindow, fullBucket } from './rate-limit';
+import { refuseEarly, spendToken } from './rate-gate';
 import { registryHandlers } from './registry';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
 import {
@@ -81,12 +84,18 @@ export class HubCore implements HubOps {
    */
   onTransition: ((step: MachineStep) => void) | undefined = undefined;
 
+  private readonly host: HubHost;
+
   constructor(
     readonly config: HubConfig,
-    private readonly host: HubHost,
+    durable: HubHost,
     restored: Iterable<{ connId: string; attachment: unknown }> = [],
     extraHandlers: HandlerTable = {},
   ) {
+    // Registry and subscriptions are read from memory, written through to the
+    // durable stores; the copies live and die with this core (see registry-cache.ts).
+    const host = { ...durable, registry: new RegistryCache(durable.registry), kv: new CachedKvStore(durable.kv, SUBSCRIPTION_NAMESPACES) };
+    this.host = host;
     this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...messagingHandlers, ...extraHandlers };
     this.base = host.kv.get<Counters>('meta', COUNTERS_KEY) ?? emptyCounters();
     this.baseRate = host.kv.get<RateWindow>('meta', RATE_KEY) ?? emptyRate();
@@ -129,7 +138,7 @@ export class HubCore implements HubOps {
     const session: Session = {
       connId,
       snapshot: newSnapshot(sessionId, now, this.config),
-      bucket: fullBucket(this.rateSettings(), now),
+      bucket: fullBucket({ perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst }, now),
       abuse: freshAbuseWindow(now),
       token: null,
       tokenExpiresAt: null,
@@ -152,6 +161,7 @@ export class HubCore implements HubOps {
     turn.auth = auth;
     const session = this.sessions.get(connId);
     if (!session || !counts(session)) return this.finish(turn);
+    turn.origin = session;
     session.stats.received++;
     try {
       this.handleFrame(turn, session, raw);
@@ -250,7 +260,7 @@ export class HubCore implements HubOps {
           break;
         }
         default:
-          break; // assign actions were applied by transition()
+          break; // assign actions were applied by the step itself
       }
     }
     if (event.type === 'CONNECT_ACCEPTED' && ctx.identity !== null && isLive(session)) {
@@ -288,7 +298,7 @@ export class HubCore implements HubOps {
     // Raw size guard before any parse: a huge frame is never handed to JSON.parse.
     if (size > this.config.maxMessageSize) {
       this.drive(turn, session, { type: 'FRAME', now: turn.now });
-      if (isLive(session) && !this.spendToken(turn, session, null, replyTo, null)) return;
+      if (isLive(session) && !spendToken(this, turn, session, null, replyTo, null)) return;
       turn.error(
         session.connId,
         replyTo,
@@ -303,6 +313,9 @@ export class HubCore implements HubOps {
       return;
     }
 
+    // An empty bucket is answered before any parsing (rate-gate.ts).
+    if (isLive(session) && refuseEarly(this, turn, session, text, replyTo)) return;
+
     let json: unknown;
     let parseError: string | null = null;
     try {
@@ -315,7 +328,7 @@ export class HubCore implements HubOps {
     const rawType = typeof obj?.type === 'string' ? obj.type : null;
 
     this.drive(turn, session, { type: 'FRAME', now: turn.now });
-    if (isLive(session) && !this.spendToken(turn, session, rawType, replyTo, rawId)) return;
+    if (isLive(session) && !spendToken(this, turn, session, rawType, replyTo, rawId)) return;
 
     if (parseError !== null || obj === null) {
       turn.error(
@@ -455,42 +468,6 @@ export class HubCore implements HubOps {
     };
   }
 
-  /**
-   * Spends one token for a non-exempt frame. On an empty bucket the session
-   * moves to `rate-limited` and the frame is answered, not processed.
-   */
-  private spendToken(turn: Turn, session: Session, type: string | null, replyTo: string, requestId: string | null): boolean {
-    if (type !== null && RATE_LIMIT_EXEMPT.has(type)) return true;
-    const settings = this.rateSettings();
-    const abuse = countFrame(session.abuse, settings, turn.now);
-    session.abuse = abuse.window;
-    turn.dirty.add(session);
-    if (abuse.abusive) {
-      turn.log.log('warn', 'session.rate_limit_abuse', { sessionId: session.snapshot.context.sessionId });
-      this.drive(turn, session, { type: 'RATE_LIMIT_ABUSE', now: turn.now });
-      return false;
-    }
-    const result = take(session.bucket, settings, turn.now);
-    session.bucket = result.bucket;
-    if (!result.ok) {
-      this.drive(turn, session, { type: 'RATE_LIMIT_EXHAUSTED', now: turn.now, retryAt: turn.now + result.retryAfter });
-      turn.error(
-        session.connId,
-        replyTo,
-        requestId,
-        {
-          code: 'rate_limited',
-          message: `More than ${settings.perSecond} messages per second (burst ${settings.burst}).`,
-          extra: { retryAfter: result.retryAfter },
-        },
-        session.snapshot.context.sessionId,
-      );
-      return false;
-    }
-    if (stateOf(session) === 'rate-limited') this.drive(turn, session, { type: 'RATE_LIMIT_REFILLED', now: turn.now });
-    return true;
-  }
-
   private internalError(turn: Turn, session: Session, err: unknown, raw: string | ArrayBuffer): void {
     const requestId = typeof raw === 'string' ? sniffId(raw) : null;
     turn.log.log('error', 'request.internal_error', {
@@ -506,14 +483,11 @@ export class HubCore implements HubOps {
 
   // ---------------------------------------------------------------- bookkeeping
 
-  private rateSettings() {
-    return { perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst };
-  }
 
-  /** Frames sent and errors go to the receiving session's stats, or to the base once it is ending. */
+  /** Frames sent and errors go to the turn's origin (see Turn.origin), else the receiving session, or the base once it is ending. */
   private attribute(turn: Turn): void {
     const target = (conn: string): Session | null => {
-      const session = this.sessions.get(conn);
+      const session = turn.origin && counts(turn.origin) ? turn.origin : this.sessions.get(conn);
       if (session && counts(session)) {
         turn.dirty.add(session);
         return session;

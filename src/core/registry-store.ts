@@ -36,4 +36,6 @@ export interface RegistryStore {
   deleteExpired(now: number): number;
   /** Earliest `expiresAt` of any row still stored, or null. */
   nextExpiry(): number | null;
+  /** Every stored row, expired or not, in no particular order (what the in-memory cache loads after a wake). */
+  all(): ActorRow[];
 }

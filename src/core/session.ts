@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { sessionMachine, type SessionEvent } from '../../machines/session';
+import { sessionMachine } from '../../machines/session';
 import { permissionsSchema, type Permissions } from './auth';
 import type { AbuseWindow, Bucket } from './rate-limit';
 import { emptyStats, sessionStatsSchema, type SessionStats } from './stats';
+import type { SessionSnapshot } from './machine-step';
 
-export type SessionSnapshot = SnapshotFrom<typeof sessionMachine>;
+export { newSnapshot, stepMachine, type SessionSnapshot } from './machine-step';
 export type SessionState = 'connecting' | 'registered' | 'paused' | 'rate-limited' | 'closing' | 'closed';
 
 /** One live connection as the core keeps it in memory. */
@@ -88,18 +88,16 @@ export type Attachment = z.infer<typeof attachmentSchema>;
 
 export const stateOf = (session: Session): SessionState => session.snapshot.value as SessionState;
 
+/** A session that has not started closing: it takes frames, and its own stats are part of the hub's totals. */
+export const countsTraffic = (session: Session): boolean => {
+  const state = stateOf(session);
+  return state !== 'closing' && state !== 'closed';
+};
+
 export const isLive = (session: Session): boolean => {
   const state = stateOf(session);
   return state === 'registered' || state === 'paused' || state === 'rate-limited';
 };
-
-export const newSnapshot = (
-  sessionId: string,
-  now: number,
-  timeouts: { connectTimeoutMs: number; heartbeatTimeoutMs: number },
-): SessionSnapshot => initialTransition(sessionMachine, { sessionId, now, ...timeouts })[0];
-
-export const stepMachine = (snapshot: SessionSnapshot, event: SessionEvent) => transition(sessionMachine, snapshot, event);
 
 export const toAttachment = (session: Session): Attachment => ({
   v: 1,

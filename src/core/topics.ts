@@ -17,6 +17,9 @@ const BY_TOPIC = 'sub';
 const BY_ID = 'subid';
 const BY_CONN = 'subconn';
 
+/** The namespaces HubCore keeps in memory (kv-cache.ts): every publication scans them. */
+export const SUBSCRIPTION_NAMESPACES: ReadonlySet<string> = new Set([BY_TOPIC, BY_ID, BY_CONN]);
+
 export const findSubscription = (turn: Turn, topic: string, address: string): Subscription | null =>
   turn.host.kv.get<Subscription>(BY_TOPIC, key(topic, address));
 

@@ -7,7 +7,7 @@ import { Logger } from './log';
 import type { AuthInput } from './auth';
 import type { KvStore } from './kv-store';
 import type { RegistryStore } from './registry-store';
-import type { Session } from './session';
+import { countsTraffic, type Session } from './session';
 
 /** Where ids and tokens come from: random in the Durable Object, seeded in the harness. */
 export interface IdSource {
@@ -35,6 +35,15 @@ export class Turn {
   /** Connections that were sent an error reply this turn, one entry per error. */
   readonly errorConns: string[] = [];
   jobsAdded = false;
+  /**
+   * The session whose frame started this turn, if any. The turn's traffic
+   * counters (deliveries, frames sent, errors) are kept in its stats while it
+   * counts, whoever they went to: its attachment is rewritten this turn
+   * anyway, so a delivery no longer costs the target an attachment write.
+   * Only the hub-wide totals are ever reported, and every count still lands
+   * in exactly one place (an open session's stats or the stored base).
+   */
+  origin: Session | null = null;
   /** Token verdict for this frame, computed by the shell before the core runs (auth on only). */
   auth: AuthInput | undefined = undefined;
   readonly log: Logger;
@@ -79,12 +88,19 @@ export class Turn {
     });
   }
 
-  error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string): void {
+  /** `log` false: a refusal that repeats one just logged (rate limiting), counted but not written again. */
+  error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string, log = true): void {
     const { type, payload } = errorReply(spec);
     this.errorConns.push(conn);
     this.reply(conn, to, requestId, type, payload);
+    if (!log) return;
     const level: LogLevel = spec.code === 'internal_error' ? 'error' : 'debug';
     this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code: spec.code });
+  }
+
+  /** The session whose stats count traffic this turn caused for `fallback` (see `origin`). */
+  statsHolder(fallback: Session): Session {
+    return this.origin !== null && countsTraffic(this.origin) ? this.origin : fallback;
   }
 
   close(conn: string, code: number, reason: string): void {

@@ -122,6 +122,10 @@ export class SqlRegistryStore implements RegistryStore {
     return this.sql.exec('DELETE FROM actors WHERE expires_at <= ?', now).rowsWritten;
   }
 
+  all(): ActorRow[] {
+    return this.sql.exec<Row>('SELECT * FROM actors').toArray().map(toRow);
+  }
+
   nextExpiry(): number | null {
     const row = this.sql.exec<Row>('SELECT MIN(expires_at) AS t FROM actors').one();
     return row.t === null ? null : Number(row.t);

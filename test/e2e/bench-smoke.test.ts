@@ -65,6 +65,12 @@ describe('bench smoke mode', () => {
       const where = `${m.label} / ${m.metric}`;
       expect(m.runs.hub.length, where).toBeGreaterThan(0);
       expect(m.runs.baseline.length, where).toBeGreaterThan(0);
+      if (m.scenario === 'fairness') {
+        // What a flood leaves the askers is the finding, not a fault of the bench: a starved
+        // side serves 0 asks and has no latency to report. Whatever is reported is a real figure.
+        for (const v of [m.hub, m.baseline]) if (v !== null) expect(v, where).toBeGreaterThanOrEqual(0);
+        continue;
+      }
       for (const v of [m.hub, m.baseline]) {
         expect(typeof v, where).toBe('number');
         expect(Number.isFinite(v), where).toBe(true);
@@ -100,7 +106,9 @@ describe('bench smoke mode', () => {
       expect(f.rttP50Us, f.probe).toBeGreaterThan(0);
     }
 
-    expect(report.processGroups).toHaveLength(2);
+    expect(keys('fairness')).toEqual(['p50', 'p99', 'served', 'floodRate', 'p50', 'p99', 'served', 'floodRate']);
+    // The hub, the baseline, and the hub with its shipped limits for the fairness scenario.
+    expect(report.processGroups).toHaveLength(3);
     for (const pgid of report.processGroups) expect(groupAlive(pgid), `process group ${pgid}`).toBe(false);
   });
 });

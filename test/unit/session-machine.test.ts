@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { createActor, initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import {
   CLOSE_CODES,
@@ -579,5 +579,19 @@ describe('session machine: liveness and deadlines', () => {
     const [done] = step(c, { type: 'SOCKET_CLOSED', now: AT + 3, code: 4409 });
     expect(done.context.closeCode).toBe(4409);
     expect(done.context.closeReason).toBe('duplicate_connection');
+  });
+});
+
+describe('context factory', () => {
+  // xstate builds an actor, and so runs the factory, with no input whenever
+  // transition() is called; a factory that throws there costs a caught
+  // TypeError with a captured stack on every step (issue 11).
+  it('never throws, even without input', () => {
+    // Deliberately no input, as xstate itself does inside transition().
+    const actor = createActor(sessionMachine as unknown as Parameters<typeof createActor>[0]);
+    const snap = actor.getSnapshot() as Snap;
+    expect(snap.status).toBe('active');
+    expect(snap.value).toBe('connecting');
+    expect(snap.context.sessionId).toBe('');
   });
 });

@@ -16,6 +16,8 @@ export interface DevServer {
   readonly baseUrl: string;
   /** ws://127.0.0.1:<port> */
   readonly wsUrl: string;
+  /** Port of wrangler's DevTools inspector for the worker (bench/profile.ts records CPU profiles through it). */
+  readonly inspectorPort: number;
   /** Process id of wrangler, the leader of the group that also holds workerd. */
   readonly pid: number;
   /** What wrangler and workerd printed so far (tail only), for failure messages. */
@@ -194,6 +196,7 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
   return {
     baseUrl,
     wsUrl: `ws://${HOST}:${port}`,
+    inspectorPort,
     pid: pgid,
     output: () => out,
     stop,

@@ -1,0 +1,146 @@
+/**
+ * The fairness scenario of `npm run bench` (issue 11): one session floods its
+ * object as fast as its socket takes frames, while five other sessions each
+ * ask once every 150 ms. Local workerd reads a socket's next frame only after
+ * the previous one was handled, so what the askers see is decided by how
+ * long each flood frame holds the object. Reported: the askers' p50 and p99
+ * round trip and how many of their asks were answered within ASK_TIMEOUT_MS.
+ *
+ * Hub: the flooder streams hub:send tells to a sink session; an ask is a
+ * hub:send ask to the sink, answered by hub:delivery_ack. With the shipped
+ * limits the flooder's frames are refused (hub:rate_limited), so the figure
+ * is the cost of a refusal. Baseline: the same flood as `to:<sink>:` frames,
+ * an ask is an `echo:` round trip.
+ */
+import { performance } from 'node:perf_hooks';
+import { WsTestClient } from '../test/e2e/support/ws-client';
+import type { DevServer } from '../test/e2e/support/dev-server';
+import { buildRequest } from '../src/protocol/build';
+import { HUB_ADDRESS } from '../src/protocol/envelope';
+
+export const ASKERS = 5;
+export const ASK_EVERY_MS = 150;
+export const ASK_TIMEOUT_MS = 2_000;
+/** Keep this much unsent in the flooder's socket: enough that the server never waits for it. */
+const FLOOD_BUFFER_BYTES = 256 * 1024;
+
+export type FairSide = 'hub' | 'baseline';
+
+interface Peer {
+  client: WsTestClient;
+  address: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+const percentile = (xs: number[], p: number): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
+
+const textOf = (data: unknown): string => (Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
+
+const join = async (side: FairSide, server: DevServer, room: string, name: string): Promise<Peer> => {
+  const address = `@(bench/${room}/${name})`;
+  if (side === 'baseline') {
+    return { client: await WsTestClient.open(`${server.wsUrl}/ws/${room}?id=${name}`, name), address: name };
+  }
+  const { client } = await WsTestClient.connected(`${server.wsUrl}/ws/${room}`, address);
+  const reply = await client.ask('hub:register', { actorAddress: address, capabilities: [] });
+  if (reply.type !== 'hub:registered') throw new Error(`hub:register failed: ${JSON.stringify(reply).slice(0, 200)}`);
+  return { client, address };
+};
+
+/** Frame `n` of the flood, built from one template (the id varies, as a real client's would). */
+const floodFrames = (side: FairSide, from: Peer, sink: Peer): ((n: number) => string) => {
+  const body = JSON.stringify(
+    buildRequest('hub:send', { to: sink.address, type: 'bench.flood', data: { n: 0 } }, { from: from.address, pattern: 'tell', id: 'ID' }),
+  );
+  const [before, after] = body.split('"ID"') as [string, string];
+  if (side === 'hub') return (n) => `${before}"flood-${n}"${after}`;
+  return (n) => `to:${sink.address}:${before}"flood-${n}"${after}`;
+};
+
+export interface FairRun {
+  p50: number | null;
+  p99: number | null;
+  served: number;
+  asked: number;
+  /** Flood frames the client got into its socket per second. */
+  floodRate: number;
+}
+
+/** One run: connect, flood for `seconds`, ask on schedule meanwhile, report. */
+export const fairnessRun = async (side: FairSide, server: DevServer, room: string, seconds: number): Promise<FairRun> => {
+  const sink = await join(side, server, room, 'sink');
+  const flooder = await join(side, server, room, 'flooder');
+  const askers = await Promise.all(Array.from({ length: ASKERS }, (_, i) => join(side, server, room, `asker${i}`)));
+  const all = [sink, flooder, ...askers];
+  // Nobody reads the queued frames of these clients; keep only what the measure needs.
+  for (const p of all) p.client.ws.removeAllListeners('message');
+  const samples: number[] = [];
+  let asked = 0;
+  const outstanding = new Map<string, number>();
+  for (const [i, a] of askers.entries()) {
+    a.client.ws.on('message', (data) => {
+      const text = textOf(data);
+      let key: string | null = null;
+      if (side === 'hub') {
+        if (!text.includes('hub:delivery_ack')) return;
+        key = (JSON.parse(text) as { correlationId?: string }).correlationId ?? null;
+      } else {
+        const m = /"fair-(\d+)-(\d+)"/.exec(text);
+        key = m ? `fair-${m[1]}-${m[2]}` : null;
+      }
+      const t0 = key !== null ? outstanding.get(key) : undefined;
+      if (key === null || t0 === undefined) return;
+      outstanding.delete(key);
+      const rtt = performance.now() - t0;
+      if (rtt <= ASK_TIMEOUT_MS) samples.push(rtt);
+    });
+    void i;
+  }
+
+  let flooding = true;
+  let sent = 0;
+  const frame = floodFrames(side, flooder, sink);
+  const flood = (async () => {
+    while (flooding && !flooder.client.closed) {
+      while (flooder.client.ws.bufferedAmount < FLOOD_BUFFER_BYTES) flooder.client.sendRaw(frame(sent++));
+      await new Promise<void>((done) => setImmediate(done));
+    }
+  })();
+  await sleep(300);
+
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  const ask = (i: number, k: number) => {
+    const a = askers[i]!;
+    const id = `fair-${i}-${k}`;
+    asked++;
+    outstanding.set(id, performance.now());
+    if (side === 'hub') {
+      a.client.sendRaw(JSON.stringify(buildRequest('hub:send', { to: sink.address, type: 'bench.fair', data: { k } }, { from: a.address, pattern: 'ask', id })));
+    } else {
+      a.client.sendRaw(`echo:${JSON.stringify(buildRequest('hub:send', { to: HUB_ADDRESS, type: 'bench.fair', data: { k } }, { from: a.address, pattern: 'ask', id }))}`);
+    }
+  };
+  const schedules = askers.map(async (_, i) => {
+    await sleep((i * ASK_EVERY_MS) / ASKERS);
+    for (let k = 0; performance.now() < end; k++) {
+      ask(i, k);
+      await sleep(ASK_EVERY_MS);
+    }
+  });
+  await Promise.all(schedules);
+  const floodSeconds = (performance.now() - t0) / 1000 + 0.3;
+  flooding = false;
+  await flood;
+  // Late answers count only if they are within the timeout; wait that long at most.
+  const deadline = Date.now() + ASK_TIMEOUT_MS;
+  while (outstanding.size > 0 && Date.now() < deadline) await sleep(20);
+  for (const p of all) p.client.terminate();
+  await sleep(500);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), served: samples.length, asked, floodRate: sent / floodSeconds };
+};

@@ -1,0 +1,106 @@
+import { RATE_LIMIT_EXEMPT } from '../protocol/messages';
+import { countFrame, hasToken, take, type RateLimitSettings } from './rate-limit';
+import type { HubOps } from './request';
+import { stateOf, type Session } from './session';
+import type { Turn } from './turn';
+
+/**
+ * The rate limit at the door of the frame pipeline (contract §7): one token
+ * per non-exempt frame, the abuse detector, and the refusal.
+ */
+
+export const rateSettings = (turn: Turn): RateLimitSettings => ({
+  perSecond: turn.config.rateLimitPerSecond,
+  burst: turn.config.rateLimitBurst,
+});
+
+/**
+ * Spends one token for a non-exempt frame. On an empty bucket the session
+ * moves to (or stays in) `rate-limited` and the frame is answered, not
+ * processed. Only the first refusal of a run is logged: a flooding client
+ * draws thousands per second, and a log line each would cost more than the
+ * refusal itself.
+ */
+export const spendToken = (
+  hub: HubOps,
+  turn: Turn,
+  session: Session,
+  type: string | null,
+  replyTo: string,
+  requestId: string | null,
+): boolean => {
+  if (type !== null && RATE_LIMIT_EXEMPT.has(type)) return true;
+  const settings = rateSettings(turn);
+  const abuse = countFrame(session.abuse, settings, turn.now);
+  session.abuse = abuse.window;
+  turn.dirty.add(session);
+  if (abuse.abusive) {
+    turn.log.log('warn', 'session.rate_limit_abuse', { sessionId: session.snapshot.context.sessionId });
+    hub.drive(turn, session, { type: 'RATE_LIMIT_ABUSE', now: turn.now });
+    return false;
+  }
+  const result = take(session.bucket, settings, turn.now);
+  session.bucket = result.bucket;
+  if (!result.ok) {
+    const repeated = stateOf(session) === 'rate-limited';
+    hub.drive(turn, session, { type: 'RATE_LIMIT_EXHAUSTED', now: turn.now, retryAt: turn.now + result.retryAfter });
+    turn.error(
+      session.connId,
+      replyTo,
+      requestId,
+      {
+        code: 'rate_limited',
+        message: `More than ${settings.perSecond} messages per second (burst ${settings.burst}).`,
+        extra: { retryAfter: result.retryAfter },
+      },
+      session.snapshot.context.sessionId,
+      undefined,
+      !repeated,
+    );
+    return false;
+  }
+  if (stateOf(session) === 'rate-limited') hub.drive(turn, session, { type: 'RATE_LIMIT_REFILLED', now: turn.now });
+  return true;
+};
+
+const MAX_SNIFFED_ID = 256;
+const LEADING_ID = '{"id":"';
+/** The exempt types as they appear in a frame that has no escapes. */
+const EXEMPT_LITERALS = [...RATE_LIMIT_EXEMPT].map((t) => `"${t}"`);
+
+/**
+ * The id of a frame that will certainly be refused, read without parsing, or
+ * undefined when that cannot be decided cheaply (the frame then takes the
+ * normal path, which refuses it just the same after JSON.parse).
+ *
+ * It answers only for frames that start with `{"id":"`, contain no backslash
+ * at all (so every string in them is literal), name the key `"id"` only once,
+ * and contain none of the exempt types literally. For those the answer is
+ * exactly what the normal path would use: a valid object's `id`, or for
+ * invalid JSON the sniffed id, which is this same leading id. What the
+ * refusal does after that (abuse window, bucket, machine, reply) is the same
+ * code as the normal path.
+ */
+export const refusableId = (text: string): string | undefined => {
+  if (!text.startsWith(LEADING_ID)) return undefined;
+  const end = text.indexOf('"', LEADING_ID.length);
+  if (end < 0 || end - LEADING_ID.length > MAX_SNIFFED_ID || end === LEADING_ID.length) return undefined;
+  if (text.includes('\\') || text.includes('"id"', end)) return undefined;
+  for (const literal of EXEMPT_LITERALS) if (text.includes(literal)) return undefined;
+  return text.slice(LEADING_ID.length, end);
+};
+
+/**
+ * The cheap refusal (issue 11): a live session whose bucket is empty has its
+ * frame answered `hub:rate_limited` before JSON.parse, zod or any handler,
+ * with no machine step beyond those the state change needs (FRAME, then
+ * RATE_LIMIT_EXHAUSTED). Returns whether the frame was dealt with.
+ */
+export const refuseEarly = (hub: HubOps, turn: Turn, session: Session, text: string, replyTo: string): boolean => {
+  if (hasToken(session.bucket, rateSettings(turn), turn.now)) return false;
+  const id = refusableId(text);
+  if (id === undefined) return false;
+  hub.drive(turn, session, { type: 'FRAME', now: turn.now });
+  spendToken(hub, turn, session, null, replyTo, id);
+  return true;
+};

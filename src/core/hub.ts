@@ -2,6 +2,7 @@ import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/ses
 import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { FORWARDING_TYPES, isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
+import { fastEnvelope, fastPayloads } from '../protocol/fast-parse';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import {
@@ -347,7 +348,9 @@ export class HubCore implements HubOps {
       return;
     }
 
-    const parsed = envelopeSchema.safeParse(obj);
+    // The hand-written check answers for valid frames of the usual shape; zod decides the rest (fast-parse.ts).
+    const fast = fastEnvelope(obj);
+    const parsed = fast !== undefined ? { success: true as const, data: fast } : envelopeSchema.safeParse(obj);
     if (!parsed.success) {
       const from = typeof obj.from === 'string' && /^@\([^)]+\)$/.test(obj.from) ? obj.from : replyTo;
       turn.error(
@@ -402,8 +405,8 @@ export class HubCore implements HubOps {
       });
       return;
     }
-    const schema = requestSchemas[type];
-    const payload = schema.safeParse(envelope.payload);
+    const fast = fastPayloads[type]?.(envelope.payload);
+    const payload = fast !== undefined ? { success: true as const, data: fast } : requestSchemas[type].safeParse(envelope.payload);
     if (!payload.success) {
       req.fail({
         code: 'invalid_message',

@@ -1,6 +1,7 @@
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import { permissionsSchema, type Permissions } from '../core/auth';
+import { wellFormed } from '../protocol/strings';
 
 /**
  * JWT verification and minting (HS256, issuer "signal-hub") with `jose`.
@@ -14,9 +15,10 @@ export const REFRESHED_LIFETIME_SECONDS = 3600;
 
 
 const claimsSchema = z.object({
-  sub: z.string().min(1).max(256),
-  actorId: z.string().min(1).max(250).regex(/^[^)]+$/, 'actorId must not contain ")"'),
-  capabilities: z.array(z.string().min(1).max(256)).max(256).default([]),
+  // A JSON escape in the payload can yield a lone surrogate; such claims would become identities and capabilities.
+  sub: wellFormed(z.string().min(1).max(256)),
+  actorId: wellFormed(z.string().min(1).max(250).regex(/^[^)]+$/, 'actorId must not contain ")"')),
+  capabilities: z.array(wellFormed(z.string().min(1).max(256))).max(256).default([]),
   permissions: permissionsSchema.optional(),
   exp: z.number(),
 });

@@ -41,7 +41,9 @@ export const flatFrame = (spec: FlatSpec): FlatFrame => {
   return { head: `${head.slice(0, -1)},"to":`, tail: `,${tail.slice(1)}` };
 };
 
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
+// Surrogates included: JSON.stringify escapes a lone one as "\ud800", which
+// keeps the frame valid UTF-8 even if an ill-formed address ever got this far.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
 /** A JSON string literal for an address; addresses almost never need escaping. */
 const quote = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 

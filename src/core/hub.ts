@@ -2,6 +2,7 @@ import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/ses
 import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { isRequestType, requestSchemas, RATE_LIMIT_EXEMPT, type RequestType } from '../protocol/messages';
+import { byteLength, echoable, illFormedError, illFormedIssue, sniffId } from '../protocol/strings';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import {
@@ -36,12 +37,7 @@ import {
 import { Turn, type HubHost } from './turn';
 
 const UNKNOWN_ADDRESS = '@(unknown)';
-const utf8 = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Byte length of a string in UTF-8 without allocating when the answer is obvious. */
-const byteLength = (text: string, limit: number): number =>
-  text.length * 3 <= limit ? text.length : utf8.encode(text).byteLength;
 
 /** One step of a session's machine: the snapshot before, the event, the snapshot after. */
 export interface MachineStep {
@@ -311,7 +307,7 @@ export class HubCore implements HubOps {
       parseError = err instanceof Error ? err.message : String(err);
     }
     const obj = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
-    const rawId = typeof obj?.id === 'string' ? obj.id : obj === null ? sniffId(text) : null;
+    const rawId = typeof obj?.id === 'string' ? echoable(obj.id) : obj === null ? sniffId(text) : null;
     const rawType = typeof obj?.type === 'string' ? obj.type : null;
 
     this.drive(turn, session, { type: 'FRAME', now: turn.now });
@@ -333,6 +329,10 @@ export class HubCore implements HubOps {
       );
       return;
     }
+
+    // Refused once, up front: a lone surrogate anywhere (payload data and metadata included) would be stored or echoed.
+    const illFormed = illFormedIssue(text, obj);
+    if (illFormed) return turn.error(session.connId, replyTo, rawId, illFormedError(illFormed), sessionId);
 
     const parsed = envelopeSchema.safeParse(obj);
     if (!parsed.success) {
@@ -592,12 +592,6 @@ const isNewer = (a: Session, b: Session): boolean => {
   const x = a.snapshot.context;
   const y = b.snapshot.context;
   return x.openedAt !== y.openedAt ? x.openedAt > y.openedAt : x.sessionId > y.sessionId;
-};
-
-/** Reads the id of a frame too large or too broken to parse, so the error can still be correlated. */
-const sniffId = (text: string): string | null => {
-  const match = /"id"\s*:\s*"((?:[^"\\]|\\.){1,256})"/.exec(text.slice(0, 4096));
-  return match?.[1] ?? null;
 };
 
 export { HUB_ADDRESS };

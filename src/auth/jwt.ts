@@ -1,6 +1,7 @@
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import { permissionsSchema, type Permissions } from '../core/auth';
+import { MAX_PERMISSION_CHARS, permissionChars, sessionCapabilitiesSchema } from '../protocol/limits';
 import { wellFormed } from '../protocol/strings';
 
 /**
@@ -18,8 +19,9 @@ const claimsSchema = z.object({
   // A JSON escape in the payload can yield a lone surrogate; such claims would become identities and capabilities.
   sub: wellFormed(z.string().min(1).max(256)),
   actorId: wellFormed(z.string().min(1).max(250).regex(/^[^)]+$/, 'actorId must not contain ")"')),
-  capabilities: z.array(wellFormed(z.string().min(1).max(256))).max(256).default([]),
-  permissions: permissionsSchema.optional(),
+  // Capabilities and permissions live in the session's attachment: bounded so it always fits (src/protocol/limits.ts).
+  capabilities: sessionCapabilitiesSchema.default([]),
+  permissions: permissionsSchema.refine((p) => permissionChars(p) <= MAX_PERMISSION_CHARS).optional(),
   exp: z.number(),
 });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { addressSchema, metadataSchema } from './envelope';
+import { sessionCapabilitiesSchema } from './limits';
 import { wellFormed } from './strings';
 
 /**
@@ -13,7 +14,8 @@ const capabilitiesSchema = z.array(wellFormed(z.string().min(1).max(256))).max(2
 export const connectMetadataSchema = z.object({
   protocolVersion: wellFormed(z.string().min(1).max(64)),
   authToken: z.string().optional(),
-  capabilities: capabilitiesSchema.optional(),
+  // Kept in the session's attachment, so bounded tighter than a registration's (src/protocol/limits.ts).
+  capabilities: sessionCapabilitiesSchema.optional(),
 });
 
 export const heartbeatPayload = z
@@ -54,7 +56,8 @@ export const listActorsPayload = z
   .nullable()
   .optional();
 
-export const refreshTokenPayload = z.object({ token: z.string().min(1).max(8192) });
+// No length limit of its own: any token valid at connect must be refreshable; MAX_MESSAGE_SIZE bounds it.
+export const refreshTokenPayload = z.object({ token: z.string().min(1) });
 
 export const emptyPayload = z.unknown();
 

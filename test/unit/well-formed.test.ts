@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mintToken, verifyToken } from '../../src/auth/jwt';
+import { mintToken, verifyToken, type MintOptions } from '../../src/auth/jwt';
 import { flatFrame, frameFor } from '../../src/core/flat';
 import { illFormedIssue, isWellFormed, loneSurrogatePath, toWellFormed } from '../../src/protocol/strings';
 import { Scenario, type Msg, type Peer } from './core-harness';
@@ -185,7 +185,7 @@ describe('token claims are well-formed or refused', () => {
     ['sub', { actorId: 'a', sub: 's\udc00' }],
     ['capabilities', { actorId: 'a', capabilities: ['c\ud800'] }],
     ['permissions', { actorId: 'a', permissions: { send: ['x\ud800'] } }],
-  ] as const)('a lone surrogate in %s makes the token invalid_claims', async (_claim, opts) => {
+  ] as [string, MintOptions][])('a lone surrogate in %s makes the token invalid_claims', async (_claim, opts) => {
     const now = Date.now();
     const token = await mintToken('s3cret', { ...opts, now });
     expect(await verifyToken(token, 's3cret', now)).toEqual({ ok: false, reason: 'invalid_claims' });

@@ -1,4 +1,5 @@
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
+import { isReserved } from './reserved';
 
 /**
  * A forwarded ("flat") message, serialised once with a hole where `to` goes.
@@ -25,6 +26,8 @@ let stringifyCalls = 0;
 export const flatStringifyCount = (): number => stringifyCalls;
 
 export const flatFrame = (spec: FlatSpec): FlatFrame => {
+  // Last line of defence: a frame built here reaches other actors, and none may look like the hub's own.
+  if (isReserved(spec.from)) throw new Error(`refusing to forward a frame from the reserved address ${spec.from}`);
   stringifyCalls++;
   const head = JSON.stringify({ id: spec.id, from: spec.from });
   const tail = JSON.stringify({

@@ -21,6 +21,7 @@ import { backpressure, messagingHandlers } from './messaging';
 import { releaseSubscriptions, topicCount } from './topics';
 import { countFrame, freshAbuseWindow, fullBucket, hasToken, take } from './rate-limit';
 import { ownsAddress, registryHandlers } from './registry';
+import { refuseReservedSender } from './reserved';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
 import {
   deadlineOf,
@@ -387,6 +388,7 @@ export class HubCore implements HubOps {
       });
       return;
     }
+    if (refuseReservedSender(req)) return;
     const schema = requestSchemas[type];
     const payload = schema.safeParse(envelope.payload);
     if (!payload.success) {

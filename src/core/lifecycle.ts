@@ -8,6 +8,7 @@ import {
 import { connectMetadataSchema, type ConnectedPayload } from '../protocol/messages';
 import type { AuthVerdict } from './auth';
 import type { HandlerTable, Request } from './request';
+import { refuseReservedIdentity } from './reserved';
 import { refuseOversized } from './session-budget';
 
 export const TOKEN_LIFETIME_MS = 3_600_000;
@@ -73,6 +74,7 @@ export const connectHandler = (req: Request): void => {
     capabilities = verdict.capabilities;
     verified = verdict;
   }
+  if (refuseReservedIdentity(req, identity)) return;
   // Checked before anything changes: a session whose state could not be persisted is never acknowledged.
   if (refuseOversized(req, identity, capabilities, verified?.permissions ?? null)) return;
   let token: string;

@@ -3,6 +3,7 @@ import { inScope } from './auth';
 import { compileGlob } from './glob';
 import type { HandlerTable, Request } from './request';
 import type { ActorRow } from './registry-store';
+import { refuseReservedRegistration } from './reserved';
 import { isLive } from './session';
 
 /**
@@ -27,6 +28,7 @@ export const registryHandlers: HandlerTable = {
     const { registry, ids } = turn.host;
     const now = turn.now;
     const identity = req.session.snapshot.context.identity ?? '';
+    if (refuseReservedRegistration(req, p.actorAddress)) return;
     if (turn.config.authEnabled && !inScope(identity, p.actorAddress)) {
       req.fail({
         code: 'unauthorized',

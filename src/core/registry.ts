@@ -3,6 +3,7 @@ import { inScope } from './auth';
 import { compileGlob } from './glob';
 import type { HandlerTable, Request } from './request';
 import type { ActorRow } from './registry-store';
+import { ReplyBudget, refuseRegistrationOverCap } from './limits';
 import { refuseReservedRegistration } from './reserved';
 import { isLive } from './session';
 
@@ -40,6 +41,7 @@ export const registryHandlers: HandlerTable = {
     }
     const existing = registry.get(p.actorAddress);
     const liveExisting = isLiveRow(existing, now) ? existing : null;
+    if (refuseRegistrationOverCap(req, liveExisting?.connId === req.session.connId)) return;
 
     if (!liveExisting && registry.countLive(now) >= turn.config.registryLimit) {
       req.fail({
@@ -140,6 +142,7 @@ export const registryHandlers: HandlerTable = {
     const limit = Math.min(p.limit ?? MAX_DISCOVER_LIMIT, MAX_DISCOVER_LIMIT);
     const actors: DiscoveredActor[] = [];
     let hasMore = false;
+    const budget = new ReplyBudget(req.turn);
     const prefix = `@(${glob.prefix}`;
     // Rows come in address order, so the scan stops as soon as the literal
     // prefix no longer matches or one more than the limit was found.
@@ -147,11 +150,12 @@ export const registryHandlers: HandlerTable = {
       if (!row.address.startsWith(prefix)) break;
       if (!glob.matches(row.address)) continue;
       if (p.capability !== undefined && !row.capabilities.includes(p.capability)) continue;
-      if (actors.length === limit) {
+      const actor = { address: row.address, capabilities: row.capabilities, metadata: row.metadata };
+      if (actors.length === limit || !budget.admit(actor)) {
         hasMore = true;
         break;
       }
-      actors.push({ address: row.address, capabilities: row.capabilities, metadata: row.metadata });
+      actors.push(actor);
     }
     req.reply('hub:discovered', { actors, hasMore });
   },
@@ -161,7 +165,8 @@ export const registryHandlers: HandlerTable = {
     const offset = p?.offset ?? 0;
     const limit = Math.min(p?.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
     const total = registry.countLive(req.turn.now);
-    const actors: ListedActor[] = registry.page(req.turn.now, offset, limit).map((row) => ({
+    // Cut by bytes as well: hasMore below then tells the client to page on from offset + actors.length.
+    const page = registry.page(req.turn.now, offset, limit).map((row): ListedActor => ({
       actorAddress: row.address,
       capabilities: row.capabilities,
       metadata: row.metadata,
@@ -169,6 +174,7 @@ export const registryHandlers: HandlerTable = {
       expiresAt: row.expiresAt,
       version: row.version,
     }));
+    const actors = new ReplyBudget(req.turn).fit(page);
     req.reply('hub:actor_list', { actors, total, offset, limit, hasMore: offset + actors.length < total });
   },
 };

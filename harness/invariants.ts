@@ -130,6 +130,18 @@ export const checkDurableState = (runner: TraceRunner): void => {
     }
   }
 
+  // The census of sessions that have not started closing (src/core/restart.ts) names exactly those.
+  const counted = new Set<string>();
+  for (const name of runner.socketNames()) {
+    const socket = runner.socket(name)!;
+    const a = attachmentOf(runner, name);
+    if (a && a.machine.value !== 'closing' && a.machine.value !== 'closed') counted.add(socket.connId);
+  }
+  const census = fake.kv.scan('conn', '').map(([k]) => k);
+  if (census.length !== counted.size || census.some((k) => !counted.has(k))) {
+    violate('sessions', `census ${JSON.stringify(census)} differs from the open sessions ${JSON.stringify([...counted])}`);
+  }
+
   // Every pending-ask row (the per-session cap's count) belongs to exactly one ask still waiting in a buffer or a job.
   const waiting = new Set<string>();
   for (const [, entry] of fake.kv.scan<{ ack: { pending?: string } | null }>('buf', '')) if (entry.ack?.pending) waiting.add(entry.ack.pending);

@@ -22,6 +22,8 @@ import { releaseSubscriptions, topicCount } from './topics';
 import { countFrame, freshAbuseWindow, fullBucket, hasToken, take } from './rate-limit';
 import { ownsAddress, registryHandlers } from './registry';
 import { refuseReservedSender } from './reserved';
+import { noteEnding, noteOpened, noteReported, lostSockets, recoverLostSockets } from './restart';
+import { internalError } from './internal-error';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
 import {
   deadlineOf,
@@ -70,6 +72,8 @@ export class HubCore implements HubOps {
   /** Recent deliveries to sessions that ended, for processingRate. */
   private readonly baseRate: RateWindow;
   private readonly handlers: HandlerTable;
+  /** Sessions restored open, when fewer than the counters say are open (sockets lost); null once handled. */
+  private lostSockets: number | null = null;
   /** The alarm we last asked for; undefined after a wake, when it is unknown. */
   private armedAt: number | null | undefined = undefined;
   /**
@@ -95,6 +99,7 @@ export class HubCore implements HubOps {
         if (identity !== null && isLive(session)) this.claimIdentity(identity, session);
       }
     }
+    this.lostSockets = lostSockets(this.base, this.sessions.values());
   }
 
   /** Restored sockets whose attachment could not be read; the shell closes them. */
@@ -137,6 +142,7 @@ export class HubCore implements HubOps {
     };
     this.sessions.set(connId, session);
     this.base.connectionsOpened++;
+    noteOpened(this.host.kv, connId);
     this.baseDirty = true;
     turn.dirty.add(session);
     turn.log.log('debug', 'session.opened', { sessionId });
@@ -155,7 +161,7 @@ export class HubCore implements HubOps {
     } catch (err) {
       // A handler bug must not leave the socket without an answer or the
       // session in a half-updated state: reply, log, keep the connection.
-      this.internalError(turn, session, err, raw);
+      internalError(turn, session, err, raw);
     }
     return this.finish(turn);
   }
@@ -259,6 +265,7 @@ export class HubCore implements HubOps {
     // totals read the same whether or not the closing socket is seen again.
     if (!isEnding(before.value) && isEnding(next.value)) {
       this.base.connectionsClosed++;
+      noteEnding(this.host.kv, session.connId);
       addStats(this.base, session.stats);
       mergeRate(this.baseRate, session.stats, event.now);
       this.host.kv.put('meta', RATE_KEY, this.baseRate);
@@ -446,8 +453,10 @@ export class HubCore implements HubOps {
   }
 
   metrics(turn: Turn): Record<string, number> {
+    const totals = this.counters;
+    noteReported(turn.host.kv, totals);
     return {
-      ...this.counters,
+      ...totals,
       currentSessions: this.liveSessionCount(),
       registeredActors: turn.host.registry.countLive(turn.now),
       topics: topicCount(turn),
@@ -495,19 +504,6 @@ export class HubCore implements HubOps {
     return true;
   }
 
-  private internalError(turn: Turn, session: Session, err: unknown, raw: string | ArrayBuffer): void {
-    const requestId = typeof raw === 'string' ? sniffId(raw) : null;
-    turn.log.log('error', 'request.internal_error', {
-      sessionId: session.snapshot.context.sessionId,
-      traceId: requestId ?? undefined,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    });
-    turn.error(session.connId, session.snapshot.context.identity ?? UNKNOWN_ADDRESS, requestId, {
-      code: 'internal_error',
-      message: 'The hub failed while handling this message.',
-    });
-  }
-
   // ---------------------------------------------------------------- bookkeeping
 
   private rateSettings() {
@@ -539,7 +535,12 @@ export class HubCore implements HubOps {
   }
 
   private turn(now: number): Turn {
-    return new Turn(now, this.config, this.host);
+    const turn = new Turn(now, this.config, this.host);
+    if (this.lostSockets !== null) {
+      recoverLostSockets(turn, this, this.base, new Set(this.sessions.keys()), this.lostSockets, () => this.counters);
+      [this.lostSockets, this.baseDirty] = [null, true];
+    }
+    return turn;
   }
 
   /** Earliest deadline over every session and the registry's next expiry. */

@@ -23,6 +23,10 @@ const claimsSchema = z.object({
   capabilities: sessionCapabilitiesSchema.default([]),
   permissions: permissionsSchema.refine((p) => permissionChars(p) <= MAX_PERMISSION_CHARS).optional(),
   exp: z.number(),
+  // Tokens are not scoped to a hub in this release (docs/PROTOCOL.md §15): a
+  // token that asks for it is refused, so an issuer expecting scoping fails closed.
+  hub: z.undefined({ message: 'tokens cannot be scoped to a hub in this release' }).optional(),
+  hubs: z.undefined({ message: 'tokens cannot be scoped to a hub in this release' }).optional(),
 });
 
 export type TokenRefusal =

@@ -64,7 +64,7 @@ describe('restart honesty (issue 12 §5)', () => {
     const after = metrics(c);
     expect(after).toMatchObject({ registeredActors: 0, topics: 0, queuedDeliveries: 0, currentSessions: 1 });
     for (const k of COUNTERS) expect(after[k], k).toBeGreaterThanOrEqual(before[k]!);
-    expect(after.connectionsOpened - after.connectionsClosed).toBe(1);
+    expect(after.connectionsOpened! - after.connectionsClosed!).toBe(1);
     expect(sc.fake.kv.scan('conn', '').map(([k]) => k)).toEqual([c.connId]);
   });
 

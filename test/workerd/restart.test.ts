@@ -50,7 +50,7 @@ describe('restart honesty (issue 12 §5)', () => {
     const after = (await sender.ask('hub:metrics', null)).payload as Record<string, number>;
     expect(after).toMatchObject({ registeredActors: 1, topics: 0, queuedDeliveries: 0, currentSessions: 1 });
     expect(after.messagesReceived).toBeGreaterThanOrEqual(before.messagesReceived! + 100);
-    expect(after.connectionsOpened - after.connectionsClosed).toBe(1);
+    expect(after.connectionsOpened! - after.connectionsClosed!).toBe(1);
     const found = await sender.ask('hub:discover', { pattern: 'rs/*' });
     expect(found.payload.actors.map((a: Frame) => a.address)).toEqual(['@(rs/sender)']);
 

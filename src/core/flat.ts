@@ -1,4 +1,5 @@
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
+import { isReserved } from './reserved';
 
 /**
  * A forwarded ("flat") message, serialised once with a hole where `to` goes.
@@ -25,6 +26,8 @@ let stringifyCalls = 0;
 export const flatStringifyCount = (): number => stringifyCalls;
 
 export const flatFrame = (spec: FlatSpec): FlatFrame => {
+  // Last line of defence: a frame built here reaches other actors, and none may look like the hub's own.
+  if (isReserved(spec.from)) throw new Error(`refusing to forward a frame from the reserved address ${spec.from}`);
   stringifyCalls++;
   const head = JSON.stringify({ id: spec.id, from: spec.from });
   const tail = JSON.stringify({
@@ -41,7 +44,9 @@ export const flatFrame = (spec: FlatSpec): FlatFrame => {
   return { head: `${head.slice(0, -1)},"to":`, tail: `,${tail.slice(1)}` };
 };
 
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
+// Surrogates included: JSON.stringify escapes a lone one as "\ud800", which
+// keeps the frame valid UTF-8 even if an ill-formed address ever got this far.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
 /** A JSON string literal for an address; addresses almost never need escaping. */
 const quote = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 

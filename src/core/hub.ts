@@ -2,6 +2,7 @@ import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/ses
 import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { FORWARDING_TYPES, isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
+import { byteLength, echoable, illFormedError, illFormedIssue, sniffId } from '../protocol/strings';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import {
@@ -23,6 +24,9 @@ import { CachedKvStore } from './kv-cache';
 import { freshAbuseWindow, fullBucket } from './rate-limit';
 import { refuseEarly, spendToken } from './rate-gate';
 import { registryHandlers } from './registry';
+import { refuseReservedSender } from './reserved';
+import { noteEnding, noteOpened, noteReported, lostSockets, recoverLostSockets } from './restart';
+import { internalError } from './internal-error';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
 import {
   deadlineOf,
@@ -39,12 +43,7 @@ import {
 import { Turn, type HubHost } from './turn';
 
 const UNKNOWN_ADDRESS = '@(unknown)';
-const utf8 = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Byte length of a string in UTF-8 without allocating when the answer is obvious. */
-const byteLength = (text: string, limit: number): number =>
-  text.length * 3 <= limit ? text.length : utf8.encode(text).byteLength;
 
 /** One step of a session's machine: the snapshot before, the event, the snapshot after. */
 export interface MachineStep {
@@ -76,6 +75,8 @@ export class HubCore implements HubOps {
   /** Recent deliveries to sessions that ended, for processingRate. */
   private readonly baseRate: RateWindow;
   private readonly handlers: HandlerTable;
+  /** Sessions restored open, when fewer than the counters say are open (sockets lost); null once handled. */
+  private lostSockets: number | null = null;
   /** The alarm we last asked for; undefined after a wake, when it is unknown. */
   private armedAt: number | null | undefined = undefined;
   /**
@@ -107,6 +108,7 @@ export class HubCore implements HubOps {
         if (identity !== null && isLive(session)) this.claimIdentity(identity, session);
       }
     }
+    this.lostSockets = lostSockets(this.base, this.sessions.values());
   }
 
   /** Restored sockets whose attachment could not be read; the shell closes them. */
@@ -149,6 +151,7 @@ export class HubCore implements HubOps {
     };
     this.sessions.set(connId, session);
     this.base.connectionsOpened++;
+    noteOpened(this.host.kv, connId);
     this.baseDirty = true;
     turn.dirty.add(session);
     turn.log.log('debug', 'session.opened', { sessionId });
@@ -168,7 +171,7 @@ export class HubCore implements HubOps {
     } catch (err) {
       // A handler bug must not leave the socket without an answer or the
       // session in a half-updated state: reply, log, keep the connection.
-      this.internalError(turn, session, err, raw);
+      internalError(turn, session, err, raw);
     }
     return this.finish(turn);
   }
@@ -272,6 +275,7 @@ export class HubCore implements HubOps {
     // totals read the same whether or not the closing socket is seen again.
     if (!isEnding(before.value) && isEnding(next.value)) {
       this.base.connectionsClosed++;
+      noteEnding(this.host.kv, session.connId);
       addStats(this.base, session.stats);
       mergeRate(this.baseRate, session.stats, event.now);
       this.host.kv.put('meta', RATE_KEY, this.baseRate);
@@ -324,7 +328,7 @@ export class HubCore implements HubOps {
       parseError = err instanceof Error ? err.message : String(err);
     }
     const obj = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
-    const rawId = typeof obj?.id === 'string' ? obj.id : obj === null ? sniffId(text) : null;
+    const rawId = typeof obj?.id === 'string' ? echoable(obj.id) : obj === null ? sniffId(text) : null;
     const rawType = typeof obj?.type === 'string' ? obj.type : null;
 
     this.drive(turn, session, { type: 'FRAME', now: turn.now });
@@ -346,6 +350,10 @@ export class HubCore implements HubOps {
       );
       return;
     }
+
+    // Refused once, up front: a lone surrogate anywhere (payload data and metadata included) would be stored or echoed.
+    const illFormed = illFormedIssue(text, obj);
+    if (illFormed) return turn.error(session.connId, replyTo, rawId, illFormedError(illFormed), sessionId);
 
     const parsed = envelopeSchema.safeParse(obj);
     if (!parsed.success) {
@@ -402,6 +410,7 @@ export class HubCore implements HubOps {
       });
       return;
     }
+    if (refuseReservedSender(req)) return;
     const schema = requestSchemas[type];
     const payload = schema.safeParse(envelope.payload);
     if (!payload.success) {
@@ -459,8 +468,10 @@ export class HubCore implements HubOps {
   }
 
   metrics(turn: Turn): Record<string, number> {
+    const totals = this.counters;
+    noteReported(turn.host.kv, totals);
     return {
-      ...this.counters,
+      ...totals,
       currentSessions: this.liveSessionCount(),
       registeredActors: turn.host.registry.countLive(turn.now),
       topics: topicCount(turn),
@@ -468,21 +479,7 @@ export class HubCore implements HubOps {
     };
   }
 
-  private internalError(turn: Turn, session: Session, err: unknown, raw: string | ArrayBuffer): void {
-    const requestId = typeof raw === 'string' ? sniffId(raw) : null;
-    turn.log.log('error', 'request.internal_error', {
-      sessionId: session.snapshot.context.sessionId,
-      traceId: requestId ?? undefined,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    });
-    turn.error(session.connId, session.snapshot.context.identity ?? UNKNOWN_ADDRESS, requestId, {
-      code: 'internal_error',
-      message: 'The hub failed while handling this message.',
-    });
-  }
-
   // ---------------------------------------------------------------- bookkeeping
-
 
   /** Frames sent and errors go to the turn's origin (see Turn.origin), else the receiving session, or the base once it is ending. */
   private attribute(turn: Turn): void {
@@ -509,7 +506,12 @@ export class HubCore implements HubOps {
   }
 
   private turn(now: number): Turn {
-    return new Turn(now, this.config, this.host);
+    const turn = new Turn(now, this.config, this.host);
+    if (this.lostSockets !== null) {
+      recoverLostSockets(turn, this, this.base, new Set(this.sessions.keys()), this.lostSockets, () => this.counters);
+      [this.lostSockets, this.baseDirty] = [null, true];
+    }
+    return turn;
   }
 
   /** Earliest deadline over every session and the registry's next expiry. */
@@ -564,12 +566,6 @@ const isNewer = (a: Session, b: Session): boolean => {
   const x = a.snapshot.context;
   const y = b.snapshot.context;
   return x.openedAt !== y.openedAt ? x.openedAt > y.openedAt : x.sessionId > y.sessionId;
-};
-
-/** Reads the id of a frame too large or too broken to parse, so the error can still be correlated. */
-const sniffId = (text: string): string | null => {
-  const match = /"id"\s*:\s*"((?:[^"\\]|\\.){1,256})"/.exec(text.slice(0, 4096));
-  return match?.[1] ?? null;
 };
 
 export { HUB_ADDRESS };

@@ -96,6 +96,10 @@ export default defineConfig({
                 QUEUE_RESUME_THRESHOLD: 4,
                 RATE_LIMIT_PER_SECOND: 100000,
                 RATE_LIMIT_BURST: 100000,
+                // Fair shares small enough to reach (test/workerd-limits/fair-shares.test.ts).
+                MAX_REGISTRATIONS_PER_SESSION: 12,
+                MAX_SUBSCRIPTIONS_PER_SESSION: 3,
+                MAX_PENDING_ASKS_PER_SESSION: 4,
                 LOG_LEVEL: 'warn',
               },
             },

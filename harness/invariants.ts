@@ -38,6 +38,7 @@ interface Job {
   seq: number;
   senderConn: string;
   remaining: number;
+  ack: { pending?: string } | null;
 }
 
 export const attachmentOf = (runner: TraceRunner, socket: string): Attachment | null => {
@@ -127,6 +128,27 @@ export const checkDurableState = (runner: TraceRunner): void => {
     if (a.flow.queued !== (queued.get(connId) ?? 0)) {
       violate('queue', `${runner.nameOfConn(connId)}: attachment counts ${a.flow.queued} queued, jobs hold ${queued.get(connId) ?? 0}`);
     }
+  }
+
+  // The census of sessions that have not started closing (src/core/restart.ts) names exactly those.
+  const counted = new Set<string>();
+  for (const name of runner.socketNames()) {
+    const socket = runner.socket(name)!;
+    const a = attachmentOf(runner, name);
+    if (a && a.machine.value !== 'closing' && a.machine.value !== 'closed') counted.add(socket.connId);
+  }
+  const census = fake.kv.scan('conn', '').map(([k]) => k);
+  if (census.length !== counted.size || census.some((k) => !counted.has(k))) {
+    violate('sessions', `census ${JSON.stringify(census)} differs from the open sessions ${JSON.stringify([...counted])}`);
+  }
+
+  // Every pending-ask row (the per-session cap's count) belongs to exactly one ask still waiting in a buffer or a job.
+  const waiting = new Set<string>();
+  for (const [, entry] of fake.kv.scan<{ ack: { pending?: string } | null }>('buf', '')) if (entry.ack?.pending) waiting.add(entry.ack.pending);
+  for (const [, job] of fake.kv.scan<Job>('job', '')) if (job.ack?.pending) waiting.add(job.ack.pending);
+  const rows = fake.kv.scan('pask', '').map(([k]) => k);
+  if (rows.length !== waiting.size || rows.some((k) => !waiting.has(k))) {
+    violate('queue', `pending-ask rows ${JSON.stringify(rows)} differ from the asks waiting ${JSON.stringify([...waiting])}`);
   }
 };
 

@@ -1,6 +1,8 @@
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import { permissionsSchema, type Permissions } from '../core/auth';
+import { MAX_PERMISSION_CHARS, permissionChars, sessionCapabilitiesSchema } from '../protocol/limits';
+import { wellFormed } from '../protocol/strings';
 
 /**
  * JWT verification and minting (HS256, issuer "signal-hub") with `jose`.
@@ -14,7 +16,7 @@ export const REFRESHED_LIFETIME_SECONDS = 3600;
 
 
 /** An address path: what `@(...)` may wrap. */
-const actorPath = z.string().min(1).max(250).regex(/^[^)]+$/, 'an actor id must not contain ")"');
+const actorPath = wellFormed(z.string().min(1).max(250).regex(/^[^)]+$/, 'an actor id must not contain ")"'));
 
 /**
  * Claims we read. `actorId` names the identity; tokens minted by 0.1.0
@@ -22,11 +24,17 @@ const actorPath = z.string().min(1).max(250).regex(/^[^)]+$/, 'an actor id must 
  * (docs/PROTOCOL.md, "0.1.0 client compatibility").
  */
 const claimsSchema = z.object({
-  sub: z.string().min(1).max(256),
+  // A JSON escape in the payload can yield a lone surrogate; such claims would become identities and capabilities.
+  sub: wellFormed(z.string().min(1).max(256)),
   actorId: actorPath.optional(),
-  capabilities: z.array(z.string().min(1).max(256)).max(256).default([]),
-  permissions: permissionsSchema.optional(),
+  // Capabilities and permissions live in the session's attachment: bounded so it always fits (src/protocol/limits.ts).
+  capabilities: sessionCapabilitiesSchema.default([]),
+  permissions: permissionsSchema.refine((p) => permissionChars(p) <= MAX_PERMISSION_CHARS).optional(),
   exp: z.number(),
+  // Tokens are not scoped to a hub in this release (docs/PROTOCOL.md §15): a
+  // token that asks for it is refused, so an issuer expecting scoping fails closed.
+  hub: z.undefined({ message: 'tokens cannot be scoped to a hub in this release' }).optional(),
+  hubs: z.undefined({ message: 'tokens cannot be scoped to a hub in this release' }).optional(),
 });
 
 /** 0.1.0 clients put a whole address in `sub` (`@(local/x)`); the identity wraps the path once. */

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { addressPath } from '../protocol/envelope';
+import { wellFormed } from '../protocol/strings';
 import { compileGlob } from './glob';
 
 /** The permissions claim of a JWT (or the configured defaults): globs per action, broadcast on/off. */
 export const permissionsSchema = z.object({
-  send: z.array(z.string().min(1).max(512)).max(64).optional(),
-  publish: z.array(z.string().min(1).max(512)).max(64).optional(),
-  subscribe: z.array(z.string().min(1).max(512)).max(64).optional(),
+  send: z.array(wellFormed(z.string().min(1).max(512))).max(64).optional(),
+  publish: z.array(wellFormed(z.string().min(1).max(512))).max(64).optional(),
+  subscribe: z.array(wellFormed(z.string().min(1).max(512))).max(64).optional(),
   broadcast: z.boolean().optional(),
 });
 export type Permissions = z.infer<typeof permissionsSchema>;

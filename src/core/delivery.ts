@@ -1,4 +1,5 @@
 import { frameFor, type FlatFrame } from './flat';
+import { markPending, settlePending } from './limits';
 import { key, seqKey, SEP, type KvStore } from './kv-store';
 import type { HubOps } from './request';
 import { isLive, stateOf, type Session } from './session';
@@ -22,6 +23,8 @@ export interface Ack {
   requestId: string;
   messageId: string;
   target: string;
+  /** While the ask waits for its answer: its row in the pending-ask count (src/core/limits.ts). */
+  pending?: string;
 }
 
 interface Buffered {
@@ -91,6 +94,7 @@ export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | n
   const { kv } = turn.host;
   const flow = target.flow;
   flow.bufSeq++;
+  if (ack) markPending(turn, ack);
   kv.put(BUF, key(target.connId, seqKey(flow.bufSeq)), { frame, ack } satisfies Buffered);
   flow.buffered++;
   if (flow.buffered > turn.config.pauseBufferLimit) {
@@ -99,6 +103,7 @@ export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | n
       kv.delete(BUF, oldest[0]);
       flow.buffered--;
       flow.dropped++;
+      settlePending(turn, oldest[1].ack);
       if (oldest[1].ack) {
         turn.reply(oldest[1].ack.conn, oldest[1].ack.to, oldest[1].ack.requestId, 'hub:delivery_ack', {
           messageId: oldest[1].ack.messageId,
@@ -118,6 +123,7 @@ export const flushBuffer = (turn: Turn, session: Session): number => {
   const entries = kv.scan<Buffered>(BUF, session.connId + SEP);
   for (const [, entry] of entries) {
     turn.effects.push({ kind: 'send', conn: session.connId, frame: entry.frame });
+    settlePending(turn, entry.ack);
     if (entry.ack) sendAck(turn, entry.ack);
   }
   kv.deletePrefix(BUF, session.connId + SEP);
@@ -130,7 +136,10 @@ export const flushBuffer = (turn: Turn, session: Session): number => {
 export const releaseBuffer = (turn: Turn, session: Session): void => {
   const { kv } = turn.host;
   if (session.flow.buffered === 0) return;
-  for (const [, entry] of kv.scan<Buffered>(BUF, session.connId + SEP)) if (entry.ack) sendUnknownActor(turn, entry.ack);
+  for (const [, entry] of kv.scan<Buffered>(BUF, session.connId + SEP)) {
+    settlePending(turn, entry.ack);
+    if (entry.ack) sendUnknownActor(turn, entry.ack);
+  }
   kv.deletePrefix(BUF, session.connId + SEP);
   session.flow.buffered = 0;
 };
@@ -150,6 +159,7 @@ export const enqueueJob = (
 ): Job | null => {
   if (recipients.length === 0) return null;
   const { kv } = turn.host;
+  if (job.ack) markPending(turn, job.ack);
   const seq = (kv.get<number>(META, 'jobSeq') ?? 0) + 1;
   kv.put(META, 'jobSeq', seq);
   const stored: Job = {
@@ -180,6 +190,8 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
   const batch = kv.scan<Recipient>(JOB_RECIPIENT, jobKey + SEP, turn.config.broadcastSyncThreshold);
   const flat: FlatFrame = { head: job.head, tail: job.tail };
   for (const [rKey, r] of batch) {
+    // A queued send's ask stops waiting here: answered now, or waiting anew in a pause buffer.
+    if (job.kind === 'send') settlePending(turn, job.ack);
     const target = hub.session(r.connId);
     if (target && isLive(target)) {
       deliver(turn, target, frameFor(flat, r.address), job.kind === 'send' ? job.ack : null);

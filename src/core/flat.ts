@@ -1,4 +1,5 @@
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
+import { isReserved } from './reserved';
 
 /**
  * A forwarded ("flat") message, serialised once with a hole where `to` goes.
@@ -37,6 +38,8 @@ export const flatStringifyCount = (): number => stringifyCalls;
  * with JSON.stringify of the object on random input.
  */
 export const flatFrame = (spec: FlatSpec): FlatFrame => {
+  // Last line of defence: a frame built here reaches other actors, and none may look like the hub's own.
+  if (isReserved(spec.from)) throw new Error(`refusing to forward a frame from the reserved address ${spec.from}`);
   stringifyCalls++;
   const head = '{"id":' + quote(spec.id) + ',"from":' + quote(spec.from) + ',"to":';
   // Deliveries are never replies (correlationId null): clients match replies by correlationId.
@@ -50,8 +53,10 @@ export const flatFrame = (spec: FlatSpec): FlatFrame => {
   return { head, tail };
 };
 
-/** Characters JSON.stringify may escape; any surrogate too, since it escapes the unpaired ones. */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+// Surrogates included: JSON.stringify escapes a lone one as "\ud800", which
+// keeps the frame valid UTF-8 even if an ill-formed address ever got this far.
+// U+2028/9 are sent to JSON.stringify too, which leaves them as they are.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
 /** A JSON string literal, exactly as JSON.stringify writes it; ids, addresses and types almost never need escaping. */
 const quote = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 

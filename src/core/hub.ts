@@ -3,6 +3,7 @@ import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { FORWARDING_TYPES, isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
 import { fastEnvelope, fastPayloads } from '../protocol/fast-parse';
+import { byteLength, echoable, illFormedError, illFormedIssue, sniffId } from '../protocol/strings';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import {
@@ -24,6 +25,9 @@ import { CachedKvStore } from './kv-cache';
 import { freshAbuseWindow, fullBucket } from './rate-limit';
 import { refuseEarly, spendToken } from './rate-gate';
 import { registryHandlers } from './registry';
+import { refuseReservedSender } from './reserved';
+import { noteEnding, noteOpened, noteReported, lostSockets, recoverLostSockets } from './restart';
+import { internalError } from './internal-error';
 import { Request, type Handler, type HandlerTable, type HubOps } from './request';
 import {
   deadlineOf,
@@ -40,12 +44,7 @@ import {
 import { Turn, type HubHost } from './turn';
 
 const UNKNOWN_ADDRESS = '@(unknown)';
-const utf8 = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Byte length of a string in UTF-8 without allocating when the answer is obvious. */
-const byteLength = (text: string, limit: number): number =>
-  text.length * 3 <= limit ? text.length : utf8.encode(text).byteLength;
 
 /** One step of a session's machine: the snapshot before, the event, the snapshot after. */
 export interface MachineStep {
@@ -77,6 +76,8 @@ export class HubCore implements HubOps {
   /** Recent deliveries to sessions that ended, for processingRate. */
   private readonly baseRate: RateWindow;
   private readonly handlers: HandlerTable;
+  /** Sessions restored open, when fewer than the counters say are open (sockets lost); null once handled. */
+  private lostSockets: number | null = null;
   /** The alarm we last asked for; undefined after a wake, when it is unknown. */
   private armedAt: number | null | undefined = undefined;
   /**
@@ -108,6 +109,7 @@ export class HubCore implements HubOps {
         if (identity !== null && isLive(session)) this.claimIdentity(identity, session);
       }
     }
+    this.lostSockets = lostSockets(this.base, this.sessions.values());
   }
 
   /** Restored sockets whose attachment could not be read; the shell closes them. */
@@ -150,6 +152,7 @@ export class HubCore implements HubOps {
     };
     this.sessions.set(connId, session);
     this.base.connectionsOpened++;
+    noteOpened(this.host.kv, connId);
     this.baseDirty = true;
     turn.dirty.add(session);
     turn.log.log('debug', 'session.opened', { sessionId });
@@ -169,7 +172,7 @@ export class HubCore implements HubOps {
     } catch (err) {
       // A handler bug must not leave the socket without an answer or the
       // session in a half-updated state: reply, log, keep the connection.
-      this.internalError(turn, session, err, raw);
+      internalError(turn, session, err, raw);
     }
     return this.finish(turn);
   }
@@ -273,6 +276,7 @@ export class HubCore implements HubOps {
     // totals read the same whether or not the closing socket is seen again.
     if (!isEnding(before.value) && isEnding(next.value)) {
       this.base.connectionsClosed++;
+      noteEnding(this.host.kv, session.connId);
       addStats(this.base, session.stats);
       mergeRate(this.baseRate, session.stats, event.now);
       this.host.kv.put('meta', RATE_KEY, this.baseRate);
@@ -325,7 +329,7 @@ export class HubCore implements HubOps {
       parseError = err instanceof Error ? err.message : String(err);
     }
     const obj = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
-    const rawId = typeof obj?.id === 'string' ? obj.id : obj === null ? sniffId(text) : null;
+    const rawId = typeof obj?.id === 'string' ? echoable(obj.id) : obj === null ? sniffId(text) : null;
     const rawType = typeof obj?.type === 'string' ? obj.type : null;
 
     this.drive(turn, session, { type: 'FRAME', now: turn.now });
@@ -348,7 +352,12 @@ export class HubCore implements HubOps {
       return;
     }
 
-    // The hand-written check answers for valid frames of the usual shape; zod decides the rest (fast-parse.ts).
+    // Refused once, up front: a lone surrogate anywhere (payload data and metadata included) would be stored or echoed.
+    const illFormed = illFormedIssue(text, obj);
+    if (illFormed) return turn.error(session.connId, replyTo, rawId, illFormedError(illFormed), sessionId);
+
+    // Every string is well-formed from here, which the hand-written check relies on; it answers for
+    // valid frames of the usual shape, zod decides the rest (fast-parse.ts).
     const fast = fastEnvelope(obj);
     const parsed = fast !== undefined ? { success: true as const, data: fast } : envelopeSchema.safeParse(obj);
     if (!parsed.success) {
@@ -405,6 +414,7 @@ export class HubCore implements HubOps {
       });
       return;
     }
+    if (refuseReservedSender(req)) return;
     const fast = fastPayloads[type]?.(envelope.payload);
     const payload = fast !== undefined ? { success: true as const, data: fast } : requestSchemas[type].safeParse(envelope.payload);
     if (!payload.success) {
@@ -462,8 +472,10 @@ export class HubCore implements HubOps {
   }
 
   metrics(turn: Turn): Record<string, number> {
+    const totals = this.counters;
+    noteReported(turn.host.kv, totals);
     return {
-      ...this.counters,
+      ...totals,
       currentSessions: this.liveSessionCount(),
       registeredActors: turn.host.registry.countLive(turn.now),
       topics: topicCount(turn),
@@ -471,21 +483,7 @@ export class HubCore implements HubOps {
     };
   }
 
-  private internalError(turn: Turn, session: Session, err: unknown, raw: string | ArrayBuffer): void {
-    const requestId = typeof raw === 'string' ? sniffId(raw) : null;
-    turn.log.log('error', 'request.internal_error', {
-      sessionId: session.snapshot.context.sessionId,
-      traceId: requestId ?? undefined,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    });
-    turn.error(session.connId, session.snapshot.context.identity ?? UNKNOWN_ADDRESS, requestId, {
-      code: 'internal_error',
-      message: 'The hub failed while handling this message.',
-    });
-  }
-
   // ---------------------------------------------------------------- bookkeeping
-
 
   /** Frames sent and errors go to the turn's origin (see Turn.origin), else the receiving session, or the base once it is ending. */
   private attribute(turn: Turn): void {
@@ -512,7 +510,12 @@ export class HubCore implements HubOps {
   }
 
   private turn(now: number): Turn {
-    return new Turn(now, this.config, this.host);
+    const turn = new Turn(now, this.config, this.host);
+    if (this.lostSockets !== null) {
+      recoverLostSockets(turn, this, this.base, new Set(this.sessions.keys()), this.lostSockets, () => this.counters);
+      [this.lostSockets, this.baseDirty] = [null, true];
+    }
+    return turn;
   }
 
   /** Earliest deadline over every session and the registry's next expiry. */
@@ -567,12 +570,6 @@ const isNewer = (a: Session, b: Session): boolean => {
   const x = a.snapshot.context;
   const y = b.snapshot.context;
   return x.openedAt !== y.openedAt ? x.openedAt > y.openedAt : x.sessionId > y.sessionId;
-};
-
-/** Reads the id of a frame too large or too broken to parse, so the error can still be correlated. */
-const sniffId = (text: string): string | null => {
-  const match = /"id"\s*:\s*"((?:[^"\\]|\\.){1,256})"/.exec(text.slice(0, 4096));
-  return match?.[1] ?? null;
 };
 
 export { HUB_ADDRESS };

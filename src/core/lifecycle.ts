@@ -6,7 +6,10 @@ import {
   issuesOf,
 } from '../protocol/envelope';
 import { connectMetadataSchema, type ConnectedPayload } from '../protocol/messages';
+import type { AuthVerdict } from './auth';
 import type { HandlerTable, Request } from './request';
+import { refuseReservedIdentity } from './reserved';
+import { refuseOversized } from './session-budget';
 
 export const TOKEN_LIFETIME_MS = 3_600_000;
 
@@ -47,6 +50,7 @@ export const connectHandler = (req: Request): void => {
 
   let identity = req.envelope.from;
   let capabilities = meta.data.capabilities ?? [];
+  let verified: Extract<AuthVerdict, { ok: true }> | null = null;
   if (turn.config.authEnabled) {
     const verdict = turn.auth?.verdict ?? { ok: false as const, reason: 'missing_token' };
     if (!verdict.ok) {
@@ -68,15 +72,25 @@ export const connectHandler = (req: Request): void => {
     // Identity and capabilities come from the token only.
     identity = verdict.identity;
     capabilities = verdict.capabilities;
-    req.session.token = verdict.token;
-    req.session.tokenExpiresAt = verdict.expiresAt;
-    req.session.authExpiresAt = verdict.expiresAt;
-    req.session.permissions = verdict.permissions;
+    verified = verdict;
+  }
+  if (refuseReservedIdentity(req, identity)) return;
+  // Checked before anything changes: a session whose state could not be persisted is never acknowledged.
+  if (refuseOversized(req, identity, capabilities, verified?.permissions ?? null)) return;
+  let token: string;
+  if (verified) {
+    // The JWT is not kept in the attachment: it may be far larger than the
+    // attachment limit, and a refresh verifies the presented token afresh.
+    token = verified.token;
+    req.session.tokenExpiresAt = verified.expiresAt;
+    req.session.authExpiresAt = verified.expiresAt;
+    req.session.permissions = verified.permissions;
     // Last one wins: an older live session with the same identity is evicted.
     const holder = req.hub.resolveIdentity(identity);
     if (holder && holder !== req.session) req.hub.drive(turn, holder, { type: 'DUPLICATE_DETECTED', now: turn.now });
   } else {
-    req.session.token = turn.host.ids.token();
+    token = turn.host.ids.token();
+    req.session.token = token;
     req.session.tokenExpiresAt = turn.now + TOKEN_LIFETIME_MS;
   }
   req.hub.drive(turn, req.session, { type: 'CONNECT_ACCEPTED', now: turn.now, identity, capabilities });
@@ -93,8 +107,8 @@ export const connectHandler = (req: Request): void => {
       supportedContentTypes: ['application/json'],
     },
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
-    token: req.session.token,
-    tokenExpiresAt: req.session.tokenExpiresAt,
+    token,
+    tokenExpiresAt: req.session.tokenExpiresAt!,
   };
   req.reply('hub:connected', payload, { actorIdentity: identity });
   turn.log.log('info', 'session.connected', { sessionId: req.sessionId, traceId: req.traceId });
@@ -166,9 +180,9 @@ const refreshJwt = (req: Request): void => {
     });
     return;
   }
-  session.token = turn.auth.reissued.token;
+  // As at connect, the JWT itself is handed out, not stored.
   session.tokenExpiresAt = turn.auth.reissued.expiresAt;
   session.authExpiresAt = turn.auth.reissued.expiresAt;
   turn.dirty.add(session);
-  req.reply('hub:token_refreshed', { token: session.token, expiresAt: session.tokenExpiresAt });
+  req.reply('hub:token_refreshed', { token: turn.auth.reissued.token, expiresAt: session.tokenExpiresAt });
 };

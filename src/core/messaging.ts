@@ -2,6 +2,7 @@ import { HUB_ADDRESS, isCanonicalAddress } from '../protocol/envelope';
 import { permits, permitsBroadcast } from './auth';
 import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack } from './delivery';
 import { flatFrame, forwardMetadataJson, frameFor, type FlatFrame } from './flat';
+import { refusePendingAskOverCap, refuseSubscriptionOverCap } from './limits';
 import type { HandlerTable, Request } from './request';
 import type { Turn } from './turn';
 import { isLive, type Session } from './session';
@@ -89,6 +90,7 @@ export const messagingHandlers: HandlerTable = {
       turn.log.log('debug', 'send.unknown_target', { sessionId: req.sessionId, traceId: req.traceId });
       return;
     }
+    if (refusePendingAskOverCap(req, dest)) return;
     const flat = forwarded(req, p);
     if (req.session.flow.queued > 0) {
       enqueueJob(
@@ -144,6 +146,7 @@ export const messagingHandlers: HandlerTable = {
       req.reply('hub:subscribed', { topic: p.topic, subscriptionId: existing.subscriptionId });
       return;
     }
+    if (refuseSubscriptionOverCap(req)) return;
     if (existing) removeSubscription(req.turn, existing);
     const subscriptionId = req.turn.host.ids.id();
     addSubscription(req.turn, { subscriptionId, topic: p.topic, address, connId: req.session.connId });

@@ -3,6 +3,8 @@ import { inScope } from './auth';
 import { compileGlob } from './glob';
 import type { HandlerTable, Request } from './request';
 import type { ActorRow } from './registry-store';
+import { ReplyBudget, refuseRegistrationOverCap } from './limits';
+import { refuseReservedRegistration } from './reserved';
 import { isLive } from './session';
 
 /**
@@ -36,6 +38,7 @@ export const registryHandlers: HandlerTable = {
     const { registry, ids } = turn.host;
     const now = turn.now;
     const identity = req.session.snapshot.context.identity ?? '';
+    if (refuseReservedRegistration(req, p.actorAddress)) return;
     if (turn.config.authEnabled && !inScope(identity, p.actorAddress)) {
       req.fail({
         code: 'unauthorized',
@@ -47,6 +50,7 @@ export const registryHandlers: HandlerTable = {
     }
     const existing = registry.get(p.actorAddress);
     const liveExisting = isLiveRow(existing, now) ? existing : null;
+    if (refuseRegistrationOverCap(req, liveExisting?.connId === req.session.connId)) return;
 
     if (!liveExisting && registry.countLive(now) >= turn.config.registryLimit) {
       req.fail({
@@ -154,6 +158,7 @@ export const registryHandlers: HandlerTable = {
     const limit = Math.min(p.limit ?? MAX_DISCOVER_LIMIT, MAX_DISCOVER_LIMIT);
     const actors: DiscoveredActor[] = [];
     let hasMore = false;
+    const budget = new ReplyBudget(req.turn);
     const prefix = `@(${glob.prefix}`;
     // Rows come in address order, so the scan stops as soon as the literal
     // prefix no longer matches or one more than the limit was found.
@@ -161,11 +166,12 @@ export const registryHandlers: HandlerTable = {
       if (!row.address.startsWith(prefix)) break;
       if (!glob.matches(row.address)) continue;
       if (p.capability !== undefined && !row.capabilities.includes(p.capability)) continue;
-      if (actors.length === limit) {
+      const actor = { address: row.address, capabilities: row.capabilities, metadata: row.metadata };
+      if (actors.length === limit || !budget.admit(actor)) {
         hasMore = true;
         break;
       }
-      actors.push({ address: row.address, capabilities: row.capabilities, metadata: row.metadata });
+      actors.push(actor);
     }
     req.reply('hub:discovered', { actors, hasMore });
   },
@@ -175,7 +181,8 @@ export const registryHandlers: HandlerTable = {
     const offset = p?.offset ?? 0;
     const limit = Math.min(p?.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
     const total = registry.countLive(req.turn.now);
-    const actors: ListedActor[] = registry.page(req.turn.now, offset, limit).map((row) => ({
+    // Cut by bytes as well: hasMore below then tells the client to page on from offset + actors.length.
+    const page = registry.page(req.turn.now, offset, limit).map((row): ListedActor => ({
       actorAddress: row.address,
       capabilities: row.capabilities,
       metadata: row.metadata,
@@ -183,6 +190,7 @@ export const registryHandlers: HandlerTable = {
       expiresAt: row.expiresAt,
       version: row.version,
     }));
+    const actors = new ReplyBudget(req.turn).fit(page);
     req.reply('hub:actor_list', { actors, total, offset, limit, hasMore: offset + actors.length < total });
   },
 };

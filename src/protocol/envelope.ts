@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { wellFormed } from './strings';
 
 export const PROTOCOL_VERSION = '0.1.0';
 export const SERVER_VERSION = '0.1.0';
@@ -10,12 +11,14 @@ export const MAX_ADDRESS_PATH = 256;
 const ADDRESS_PATTERN = /^@\([^)]+\)$/;
 
 /** `@(path)`: path non-empty, no `)` inside, at most 256 characters. */
-export const addressSchema = z
-  .string()
-  .max(MAX_ADDRESS_PATH + 3, { message: `address path longer than ${MAX_ADDRESS_PATH} characters` })
-  .regex(ADDRESS_PATTERN, { message: 'expected a canonical address "@(path)" with no ")" inside the path' });
+export const addressSchema = wellFormed(
+  z
+    .string()
+    .max(MAX_ADDRESS_PATH + 3, { message: `address path longer than ${MAX_ADDRESS_PATH} characters` })
+    .regex(ADDRESS_PATTERN, { message: 'expected a canonical address "@(path)" with no ")" inside the path' }),
+);
 
-/** The same test as `addressSchema`, without building a zod result. */
+/** The same test as `addressSchema` (a frame is refused earlier if any string in it is ill-formed), without building a zod result. */
 export const isCanonicalAddress = (text: string): boolean =>
   text.length <= MAX_ADDRESS_PATH + 3 && ADDRESS_PATTERN.test(text);
 export type Address = z.infer<typeof addressSchema>;
@@ -23,7 +26,7 @@ export type Address = z.infer<typeof addressSchema>;
 export const addressPath = (address: string): string =>
   address.startsWith('@(') && address.endsWith(')') ? address.slice(2, -1) : address;
 
-export const metadataSchema = z.record(z.string(), z.unknown());
+export const metadataSchema = z.record(wellFormed(z.string()), z.unknown());
 
 /**
  * The envelope every frame carries. `id`, `from`, `to`, `type`, `pattern` and
@@ -31,17 +34,17 @@ export const metadataSchema = z.record(z.string(), z.unknown());
  * that omit them expect (see docs/PROTOCOL.md, "Envelope").
  */
 export const envelopeSchema = z.object({
-  id: z.string().min(1).max(256),
+  id: wellFormed(z.string().min(1).max(256)),
   from: addressSchema,
   to: addressSchema,
-  type: z.string().min(1).max(256),
+  type: wellFormed(z.string().min(1).max(256)),
   payload: z.unknown().optional().transform((v): unknown => (v === undefined ? null : v)),
   pattern: z.enum(['tell', 'ask']),
-  correlationId: z.string().nullable().optional().transform((v) => v ?? null),
+  correlationId: wellFormed(z.string()).nullable().optional().transform((v) => v ?? null),
   timestamp: z.number().finite(),
   metadata: metadataSchema.nullable().optional().transform((v) => v ?? {}),
   ttl: z.number().finite().nonnegative().nullable().optional().transform((v) => v ?? null),
-  signature: z.string().nullable().optional().transform((v) => v ?? null),
+  signature: wellFormed(z.string()).nullable().optional().transform((v) => v ?? null),
 });
 
 export type Envelope = z.output<typeof envelopeSchema>;

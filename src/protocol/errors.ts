@@ -46,6 +46,22 @@ export const ERRORS = {
     retryable: false,
     resolution: 'Send the token from hub:connected or the latest hub:token_refreshed.',
   },
+  // Fair shares per session (src/core/limits.ts); not in the 0.1 contract's table, which names no per-session caps.
+  too_many_registrations: {
+    replyType: 'hub:error',
+    retryable: true,
+    resolution: 'Unregister addresses this session no longer needs, or spread the actors over more sessions.',
+  },
+  too_many_subscriptions: {
+    replyType: 'hub:error',
+    retryable: true,
+    resolution: 'Unsubscribe from topics this session no longer needs, or spread the subscriptions over more sessions.',
+  },
+  too_many_pending_asks: {
+    replyType: 'hub:error',
+    retryable: true,
+    resolution: 'Wait for the hub:delivery_ack of earlier asks (their targets are paused or your queue is long), or send as tell.',
+  },
   internal_error: {
     replyType: 'hub:error',
     retryable: true,

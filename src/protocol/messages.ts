@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { addressSchema, metadataSchema } from './envelope';
+import { sessionCapabilitiesSchema } from './limits';
+import { wellFormed } from './strings';
 
 /**
  * Payload schemas of every request the hub understands, keyed by type. The
@@ -7,12 +9,13 @@ import { addressSchema, metadataSchema } from './envelope';
  * inferred `Requests` types, so both sides share one definition.
  */
 
-const capabilitiesSchema = z.array(z.string().min(1).max(256)).max(256);
+const capabilitiesSchema = z.array(wellFormed(z.string().min(1).max(256))).max(256);
 
 export const connectMetadataSchema = z.object({
-  protocolVersion: z.string().min(1).max(64),
+  protocolVersion: wellFormed(z.string().min(1).max(64)),
   authToken: z.string().optional(),
-  capabilities: capabilitiesSchema.optional(),
+  // Kept in the session's attachment, so bounded tighter than a registration's (src/protocol/limits.ts).
+  capabilities: sessionCapabilitiesSchema.optional(),
 });
 
 export const heartbeatPayload = z
@@ -21,7 +24,7 @@ export const heartbeatPayload = z
   .optional();
 
 export const disconnectPayload = z
-  .object({ reason: z.string().max(256).optional() })
+  .object({ reason: wellFormed(z.string().max(256)).optional() })
   .nullable()
   .optional();
 
@@ -37,14 +40,17 @@ export const registerPayload = z.object({
 export const unregisterPayload = z.object({ actorAddress: addressSchema }).nullable().optional();
 
 export const RENEWAL_TOKEN_MAX = 512;
-export const renewPayload = z.object({ renewalToken: z.string().min(1).max(RENEWAL_TOKEN_MAX) }).nullable().optional();
+export const renewPayload = z
+  .object({ renewalToken: wellFormed(z.string().min(1).max(RENEWAL_TOKEN_MAX)) })
+  .nullable()
+  .optional();
 
 export const MAX_DISCOVER_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 
 export const discoverPayload = z.object({
-  pattern: z.string().min(1).max(1024),
-  capability: z.string().min(1).max(256).optional(),
+  pattern: wellFormed(z.string().min(1).max(1024)),
+  capability: wellFormed(z.string().min(1).max(256)).optional(),
   limit: z.number().int().positive().optional(),
 });
 
@@ -56,7 +62,8 @@ export const listActorsPayload = z
   .nullable()
   .optional();
 
-export const refreshTokenPayload = z.object({ token: z.string().min(1).max(8192) });
+// No length limit of its own: any token valid at connect must be refreshable; MAX_MESSAGE_SIZE bounds it.
+export const refreshTokenPayload = z.object({ token: z.string().min(1) });
 
 export const emptyPayload = z.unknown();
 
@@ -65,7 +72,7 @@ export const topicSchema = z
   .string()
   .regex(TOPIC_PATTERN, { message: 'topic must be 1-256 characters of A-Z a-z 0-9 _ . : / -' });
 
-const appType = z.string().min(1).max(256);
+const appType = wellFormed(z.string().min(1).max(256));
 
 export const sendPayload = z.object({
   // Any string: a target that is not a canonical address names no actor that
@@ -84,14 +91,14 @@ export const broadcastPayload = z.object({
 export const subscribePayload = z.object({ topic: topicSchema });
 
 export const unsubscribePayload = z
-  .object({ topic: topicSchema.optional(), subscriptionId: z.string().min(1).max(256).optional() })
+  .object({ topic: topicSchema.optional(), subscriptionId: wellFormed(z.string().min(1).max(256)).optional() })
   .refine((p) => p.topic !== undefined || p.subscriptionId !== undefined, {
     message: 'give topic or subscriptionId',
   });
 
 export const publishPayload = z.object({ topic: topicSchema, type: appType, data: z.unknown().optional() });
 
-export const flowPayload = z.object({ reason: z.string().max(256).optional() }).nullable().optional();
+export const flowPayload = z.object({ reason: wellFormed(z.string().max(256)).optional() }).nullable().optional();
 
 export const requestSchemas = {
   'hub:connect': emptyPayload,

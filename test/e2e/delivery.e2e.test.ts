@@ -194,4 +194,23 @@ describe('delivery over TCP (§6)', () => {
     await fence(a, b);
     expect(received(b, 'seq').map((f) => f.payload)).toEqual(Array.from({ length: 500 }, (_, i) => i));
   });
+
+  // Issue 12 §1: ws validates UTF-8 and fails the connection with 1007 on a bad text frame, as browsers do.
+  it('lone surrogates never reach the wire: refused as invalid_message; non-BMP text round-trips intact', async () => {
+    const hub = freshHub('utf8');
+    const a = await connect(hub, '@(utf8/alice)');
+    const b = await connect(hub, '@(utf8/😀)');
+    await register(b, '@(utf8/😀)');
+    // JSON.stringify writes the lone surrogate as the escape "\ud800", which parses back to one.
+    const reg = await a.ask('hub:register', { actorAddress: '@(utf8/x\ud800)', capabilities: [] });
+    expect(reg.payload).toMatchObject({ code: 'invalid_message', details: { issues: [{ path: 'payload.actorAddress' }] } });
+    const bad = await a.ask('hub:send', { to: '@(utf8/😀)', type: 'm', data: { text: 'a\udc00' } });
+    expect(bad.payload).toMatchObject({ code: 'invalid_message', details: { issues: [{ path: 'payload.data.text' }] } });
+    const ok = await a.ask('hub:send', { to: '@(utf8/😀)', type: 'm', data: { text: '𝄞 ☃ 😀' } });
+    expect(ok.type).toBe('hub:delivery_ack');
+    await fence(a, b);
+    expect(received(b, 'm').map((f) => [f.to, f.payload])).toEqual([['@(utf8/😀)', { text: '𝄞 ☃ 😀' }]]);
+    expect(a.closed).toBeNull();
+    expect(b.closed).toBeNull();
+  });
 });

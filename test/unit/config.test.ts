@@ -129,3 +129,16 @@ describe('config', () => {
     expect(parseConfig({ JWT_SECRET: 'hunter2-very-secret', SIGNAL_HUB: {} })).toEqual(DEFAULT_CONFIG);
   });
 });
+
+describe('fair-share vars (issue 12 §4)', () => {
+  it('default to 1000 each and are read from wrangler.toml', () => {
+    expect(parseConfig({})).toMatchObject({ maxRegistrationsPerSession: 1000, maxSubscriptionsPerSession: 1000, maxPendingAsksPerSession: 1000 });
+    const toml = readFileSync(new URL('../../wrangler.toml', import.meta.url), 'utf8');
+    for (const name of ['MAX_REGISTRATIONS_PER_SESSION', 'MAX_SUBSCRIPTIONS_PER_SESSION', 'MAX_PENDING_ASKS_PER_SESSION']) {
+      expect(toml).toMatch(new RegExp(`^${name} = 1000$`, 'm'));
+      expect(parseConfig({ [name]: '7' })).not.toEqual(parseConfig({}));
+      expect(configError({ [name]: 0 }).issues.map((i) => i.path)).toEqual([name]);
+      expect(configError({ [name]: 'many' }).issues.map((i) => i.path)).toEqual([name]);
+    }
+  });
+});

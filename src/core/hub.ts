@@ -487,26 +487,28 @@ export class HubCore implements HubOps {
 
   /** Frames sent and errors go to the turn's origin (see Turn.origin), else the receiving session, or the base once it is ending. */
   private attribute(turn: Turn): void {
-    const target = (conn: string): Session | null => {
-      const session = turn.origin && counts(turn.origin) ? turn.origin : this.sessions.get(conn);
-      if (session && counts(session)) {
-        turn.dirty.add(session);
-        return session;
-      }
-      this.baseDirty = true;
-      return null;
-    };
     for (const e of turn.effects) {
       if (e.kind !== 'send') continue;
-      const session = target(e.conn);
+      const session = this.countedBy(turn, e.conn);
       if (session) session.stats.sent++;
       else this.base.messagesSent++;
     }
     for (const conn of turn.errorConns) {
-      const session = target(conn);
+      const session = this.countedBy(turn, conn);
       if (session) session.stats.errors++;
       else this.base.errors++;
     }
+  }
+
+  /** The session whose stats count a frame sent to `conn` this turn, or null for the base (marked dirty). A method, not a closure per turn. */
+  private countedBy(turn: Turn, conn: string): Session | null {
+    const session = turn.origin && counts(turn.origin) ? turn.origin : this.sessions.get(conn);
+    if (session && counts(session)) {
+      turn.dirty.add(session);
+      return session;
+    }
+    this.baseDirty = true;
+    return null;
   }
 
   private turn(now: number): Turn {

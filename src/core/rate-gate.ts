@@ -9,10 +9,16 @@ import type { Turn } from './turn';
  * per non-exempt frame, the abuse detector, and the refusal.
  */
 
-export const rateSettings = (turn: Turn): RateLimitSettings => ({
-  perSecond: turn.config.rateLimitPerSecond,
-  burst: turn.config.rateLimitBurst,
-});
+const settingsOf = new WeakMap<Turn['config'], RateLimitSettings>();
+/** One settings object per config, not one per call: this runs twice on every frame. */
+export const rateSettings = (turn: Turn): RateLimitSettings => {
+  let settings = settingsOf.get(turn.config);
+  if (settings === undefined) {
+    settings = { perSecond: turn.config.rateLimitPerSecond, burst: turn.config.rateLimitBurst };
+    settingsOf.set(turn.config, settings);
+  }
+  return settings;
+};
 
 /**
  * Spends one token for a non-exempt frame. On an empty bucket the session

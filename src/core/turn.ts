@@ -46,14 +46,17 @@ export class Turn {
   origin: Session | null = null;
   /** Token verdict for this frame, computed by the shell before the core runs (auth on only). */
   auth: AuthInput | undefined = undefined;
-  readonly log: Logger;
+  private logger: Logger | null = null;
 
   constructor(
     readonly now: number,
     readonly config: HubConfig,
     readonly host: HubHost,
-  ) {
-    this.log = new Logger(config.logLevel, (entry: LogEntry) => this.effects.push({ kind: 'log', entry }));
+  ) {}
+
+  /** Built on first use: most turns log nothing, and a logger with its sink closure per frame is waste. */
+  get log(): Logger {
+    return (this.logger ??= new Logger(this.config.logLevel, (entry: LogEntry) => this.effects.push({ kind: 'log', entry })));
   }
 
   send(conn: string, message: Omit<Envelope, 'id' | 'timestamp'> & { id?: string }): void {

@@ -1,4 +1,5 @@
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
+import { quote } from './json-text';
 import { isReserved } from './reserved';
 
 /**
@@ -52,13 +53,6 @@ export const flatFrame = (spec: FlatSpec): FlatFrame => {
     ',"signature":null}';
   return { head, tail };
 };
-
-// Surrogates included: JSON.stringify escapes a lone one as "\ud800", which
-// keeps the frame valid UTF-8 even if an ill-formed address ever got this far.
-// U+2028/9 are sent to JSON.stringify too, which leaves them as they are.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
-/** A JSON string literal, exactly as JSON.stringify writes it; ids, addresses and types almost never need escaping. */
-const quote = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
 export const frameFor = (flat: FlatFrame, to: string): string => flat.head + quote(to) + flat.tail;
 

@@ -2,6 +2,7 @@ import type { HubConfig, LogLevel } from '../config';
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
 import { errorReply, type ErrorSpec } from '../protocol/errors';
 import type { Effect } from './effects';
+import { envelopeText } from './json-text';
 import type { LogEntry } from './log';
 import { Logger } from './log';
 import type { AuthInput } from './auth';
@@ -60,7 +61,8 @@ export class Turn {
   }
 
   send(conn: string, message: Omit<Envelope, 'id' | 'timestamp'> & { id?: string }): void {
-    const frame = JSON.stringify({
+    // JSON.stringify of the envelope, written directly (json-text.ts).
+    const frame = envelopeText({
       id: message.id ?? this.host.ids.id(),
       from: message.from,
       to: message.to,

@@ -1,7 +1,8 @@
 import { createActor, type Actor } from 'xstate';
 import { buildRequest } from '../protocol/build';
 import { envelopeSchema, PROTOCOL_VERSION, type Envelope } from '../protocol/envelope';
-import type { ConnectedPayload, RegisteredPayload, Requests, RequestType } from '../protocol/messages';
+import type { Requests, RequestType } from '../protocol/messages';
+import { PING_FRAME } from '../protocol/ping';
 import {
   connectionMachine,
   type BackoffPolicy,
@@ -16,6 +17,9 @@ import {
   REPLY_TYPES,
   type ActorList,
   type BroadcastAck,
+  type ConnectedPayload,
+  type RegisteredPayload,
+  type ReplyPayloads,
   type DeliveryAck,
   type Discovered,
   type HubMessage,
@@ -142,7 +146,6 @@ export interface HubClientEvents extends Record<string, unknown> {
   rateLimited: { requestType: string; requestId: string; retryAfter: number; attempt: number };
 }
 
-const PING = '{"type":"ping"}';
 /** Requests that deliver to other actors: held while the hub asks this client to pause. */
 const DELIVERY_TYPES: ReadonlySet<string> = new Set(['hub:send', 'hub:broadcast', 'hub:publish']);
 /** How long a sent tell is remembered, so that a late hub:rate_limited or error for it can be matched. */
@@ -930,7 +933,7 @@ export class HubClient {
       });
       return;
     }
-    this.socket.send(PING);
+    this.socket.send(PING_FRAME);
   }
 
   // ---- Inbound frames ----
@@ -1232,26 +1235,4 @@ export class HubClient {
       );
     }, delay);
   }
-}
-
-/** Reply payload by reply type. */
-export interface ReplyPayloads {
-  'hub:connected': ConnectedPayload;
-  'hub:heartbeat_ack': { timestamp: number; serverTime: number };
-  'hub:disconnect': { acknowledged: true };
-  'hub:registered': RegisteredPayload;
-  'hub:unregistered': Unregistered;
-  'hub:renewed': Renewed;
-  'hub:discovered': Discovered;
-  'hub:actor_list': ActorList;
-  'hub:token_refreshed': TokenRefreshed;
-  'hub:metrics_response': Metrics;
-  'hub:delivery_ack': DeliveryAck;
-  'hub:broadcast_ack': BroadcastAck;
-  'hub:subscribed': Subscribed;
-  'hub:unsubscribed': Unsubscribed;
-  'hub:published': Published;
-  'hub:paused': Paused;
-  'hub:resumed': Resumed;
-  'hub:queue_stats_response': QueueStats;
 }

@@ -1,4 +1,4 @@
-import type { ErrorPayload } from '../protocol/messages';
+import type { ErrorPayload } from '../protocol/replies';
 
 /**
  * Codes the client produces itself, next to the hub's own codes
@@ -96,11 +96,4 @@ const CLIENT_ERRORS: Record<ClientErrorCode, { resolution: string; retryable: bo
 };
 
 /** Reply types that carry an error payload. */
-export const ERROR_REPLY_TYPES: ReadonlySet<string> = new Set([
-  'hub:error',
-  'hub:unknown_actor',
-  'hub:unauthorized',
-  'hub:rate_limited',
-  'hub:version_mismatch',
-  'hub:message_too_large',
-]);
+export { ERROR_REPLY_TYPES } from '../protocol/replies';

@@ -8,7 +8,6 @@ export type {
   HubClientEvents,
   HubClientOptions,
   RegisterOptions,
-  ReplyPayloads,
   RequestOptions,
   StateChange,
   Subscription,

@@ -5,7 +5,8 @@ import {
   SUPPORTED_VERSIONS,
   issuesOf,
 } from '../protocol/envelope';
-import { connectMetadataSchema, type ConnectedPayload } from '../protocol/messages';
+import { connectMetadataSchema } from '../protocol/messages';
+import type { ConnectedPayload } from '../protocol/replies';
 import type { HandlerTable, Request } from './request';
 
 export const TOKEN_LIFETIME_MS = 3_600_000;

@@ -1,4 +1,5 @@
 import { key, SEP } from './kv-store';
+import { NS } from './namespaces';
 import type { Turn } from './turn';
 
 /**
@@ -13,9 +14,9 @@ export interface Subscription {
   connId: string;
 }
 
-const BY_TOPIC = 'sub';
-const BY_ID = 'subid';
-const BY_CONN = 'subconn';
+const BY_TOPIC = NS.subByTopic;
+const BY_ID = NS.subById;
+const BY_CONN = NS.subByConn;
 
 export const findSubscription = (turn: Turn, topic: string, address: string): Subscription | null =>
   turn.host.kv.get<Subscription>(BY_TOPIC, key(topic, address));

@@ -11,7 +11,7 @@ export type {
   RequestOptions,
   StateChange,
   Subscription,
-} from './client';
+} from './types';
 export {
   backoffDelay,
   connectionMachine,

@@ -93,7 +93,7 @@ export const DISCONNECT_REASONS = [
 export const disconnectNoticePayload = z.strictObject({ reason: z.enum(DISCONNECT_REASONS), message: z.string() });
 
 /** One reply type for both: the acknowledgement has a correlationId, the notice has none. */
-export const disconnectPayload = z.union([disconnectAckPayload, disconnectNoticePayload]);
+export const disconnectReplyPayload = z.union([disconnectAckPayload, disconnectNoticePayload]);
 
 export const deliveryAckPayload = z.discriminatedUnion('status', [
   z.strictObject({ messageId: z.string(), deliveredAt: time, status: z.literal('delivered') }),
@@ -149,7 +149,7 @@ export const tokenRefreshedPayload = z.strictObject({ token: z.string(), expires
 export const replySchemas = {
   'hub:connected': connectedPayload,
   'hub:heartbeat_ack': heartbeatAckPayload,
-  'hub:disconnect': disconnectPayload,
+  'hub:disconnect': disconnectReplyPayload,
   'hub:registered': registeredPayload,
   'hub:unregistered': unregisteredPayload,
   'hub:renewed': renewedPayload,

@@ -221,6 +221,8 @@ const errorFields = <C extends ErrorCode>(code: C) => ({
 
 const errorOf = <C extends ErrorCode>(code: C) => z.strictObject(errorFields(code));
 
+const capDetails = z.looseObject({ limit: z.number().int().min(0) });
+
 /** hub:error carries the codes that need no fields of their own. */
 export const hubErrorPayload = z.discriminatedUnion('code', [
   errorOf('invalid_message').extend({
@@ -234,6 +236,10 @@ export const hubErrorPayload = z.discriminatedUnion('code', [
   errorOf('registry_full'),
   errorOf('invalid_token'),
   errorOf('internal_error'),
+  // Per-session fair shares (src/core/limits.ts): the cap in force is in details.limit.
+  errorOf('too_many_registrations').extend({ details: capDetails }),
+  errorOf('too_many_subscriptions').extend({ details: capDetails }),
+  errorOf('too_many_pending_asks').extend({ details: capDetails }),
 ]);
 
 export const unknownActorPayload = z.strictObject({ ...errorFields('unknown_actor'), actorAddress: z.string() });

@@ -12,7 +12,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import WebSocket from 'ws';
-import { HubClient } from '../src/client';
+// The source entry, not the directory: with a build present the directory would resolve to its package's dist.
+import { HubClient } from '../src/client/index';
 
 export interface ChatLine {
   name: string;

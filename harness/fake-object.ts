@@ -5,9 +5,8 @@ import type { LogEntry } from '../src/core/log';
 import { SeededIds, SimClock } from './clock';
 import { MemoryKvStore } from './memory-kv-store';
 import { MemoryRegistryStore } from './memory-registry-store';
+import { PING_FRAME, PONG_FRAME } from '../src/protocol/ping';
 
-const PING = '{"type":"ping"}';
-const PONG = '{"type":"pong"}';
 /** The runtime's limit on a socket attachment. */
 export const ATTACHMENT_LIMIT = 16 * 1024;
 
@@ -95,8 +94,8 @@ export class FakeHubObject {
   /** A frame from the client. Pings are answered by the "runtime" without waking the hub. */
   send(socket: FakeSocket, frame: string | ArrayBuffer): void {
     if (socket.closed) throw new Error(`${socket.connId} is closed`);
-    if (frame === PING) {
-      socket.received.push(PONG);
+    if (frame === PING_FRAME) {
+      socket.received.push(PONG_FRAME);
       socket.pingAt = this.clock.now();
       return;
     }

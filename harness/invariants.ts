@@ -1,4 +1,5 @@
 import { SEP } from '../src/core/kv-store';
+import { NS } from '../src/core/namespaces';
 import { attachmentSchema, type Attachment } from '../src/core/session';
 import { clientBySocket, inForce, splitSubKey, subKey, type HubModel } from './model';
 import type { TraceRunner } from './runner';
@@ -7,10 +8,8 @@ import type { TraceRunner } from './runner';
  * Checks of the hub's durable state (socket attachments, registry, key-value
  * store) after a step. They read what a freshly woken hub would rebuild from,
  * never the in-memory core, so checking cannot wake or perturb the object.
- *
- * The key-value namespaces (sub, subid, subconn, buf, job, jobr) are the
- * storage layout of src/core/topics.ts and src/core/delivery.ts; a change
- * there must be mirrored here.
+ * The key-value namespaces come from src/core/namespaces.ts, which the core
+ * stores through.
  */
 
 export class InvariantViolation extends Error {
@@ -83,9 +82,9 @@ export const checkDurableState = (runner: TraceRunner): void => {
     if (row.expiresAt <= row.registeredAt && row.expiresAt > now) violate('registry', `${row.address} expires before it was registered`);
   }
 
-  const byTopic = fake.kv.scan<Sub>('sub', '');
-  const byId = new Map(fake.kv.scan<Sub>('subid', ''));
-  const byConn = new Map(fake.kv.scan<string>('subconn', ''));
+  const byTopic = fake.kv.scan<Sub>(NS.subByTopic, '');
+  const byId = new Map(fake.kv.scan<Sub>(NS.subById, ''));
+  const byConn = new Map(fake.kv.scan<string>(NS.subByConn, ''));
   for (const [key, sub] of byTopic) {
     if (key !== subKey(sub.topic, sub.address)) violate('subscriptions', `topic index key ${JSON.stringify(key)} holds ${JSON.stringify(sub)}`);
     if (!live.has(sub.connId)) {
@@ -102,7 +101,7 @@ export const checkDurableState = (runner: TraceRunner): void => {
   }
 
   const buffered = new Map<string, number>();
-  for (const [key] of fake.kv.scan('buf', '')) {
+  for (const [key] of fake.kv.scan(NS.buffer, '')) {
     const connId = key.slice(0, key.indexOf(SEP));
     buffered.set(connId, (buffered.get(connId) ?? 0) + 1);
   }
@@ -119,8 +118,8 @@ export const checkDurableState = (runner: TraceRunner): void => {
   }
 
   const queued = new Map<string, number>();
-  for (const [key, job] of fake.kv.scan<Job>('job', '')) {
-    const recipients = fake.kv.count('jobr', key + SEP);
+  for (const [key, job] of fake.kv.scan<Job>(NS.job, '')) {
+    const recipients = fake.kv.count(NS.jobRecipient, key + SEP);
     if (recipients !== job.remaining) violate('queue', `job ${job.seq} says ${job.remaining} remaining but ${recipients} recipients are stored`);
     queued.set(job.senderConn, (queued.get(job.senderConn) ?? 0) + job.remaining);
   }
@@ -187,7 +186,7 @@ export const checkAgainstModel = (runner: TraceRunner, m: HubModel): void => {
         }
       }
       for (const [key, id] of c.subscriptions) {
-        const sub = fake.kv.get<Sub>('sub', key);
+        const sub = fake.kv.get<Sub>(NS.subByTopic, key);
         if (!sub || sub.subscriptionId !== id || sub.connId !== socket!.connId) {
           const { topic, address } = splitSubKey(key);
           violate('subscriptions', `${c.socket} was subscribed to ${topic} as ${address} (${id}) but storage holds ${JSON.stringify(sub)}`);
@@ -208,7 +207,7 @@ export const checkAgainstModel = (runner: TraceRunner, m: HubModel): void => {
       violate('registry', `${row.address} is live in storage for ${name ?? row.connId} though the hub never acknowledged that (or released it)`);
     }
   }
-  for (const [key, sub] of fake.kv.scan<Sub>('sub', '')) {
+  for (const [key, sub] of fake.kv.scan<Sub>(NS.subByTopic, '')) {
     const name = runner.nameOfConn(sub.connId);
     const c = name ? clientBySocket(m, name) : null;
     if (!c || c.subscriptions.get(key) !== sub.subscriptionId) {

@@ -3,11 +3,11 @@ import type { HubConfig } from '../src/config';
 import type { AuthInput } from '../src/core/auth';
 import type { Effect } from '../src/core/effects';
 import type { HubCore, MachineStep } from '../src/core/hub';
+import { PING_FRAME } from '../src/protocol/ping';
 import { SimClock } from './clock';
 import { FakeHubObject, type FakeSocket } from './fake-object';
 import { configOf, isEmptyOutputs, TraceError, type Step, type StepOutputs, type Trace } from './trace';
 
-export const PING = '{"type":"ping"}';
 
 /** A machine step as the runner reports it: which socket, during which trace step. */
 export interface ObservedTransition extends MachineStep {
@@ -139,9 +139,9 @@ export class TraceRunner {
       case 'frame':
       case 'binary': {
         const socket = this.openSocket(step.socket);
-        if (step.op === 'frame' && step.text === PING) {
+        if (step.op === 'frame' && step.text === PING_FRAME) {
           // The runtime's auto-response: answered without waking the hub.
-          this.fake.send(socket, PING);
+          this.fake.send(socket, PING_FRAME);
           return;
         }
         const data = step.op === 'frame' ? step.text : base64ToBuffer(step.base64);

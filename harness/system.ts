@@ -15,6 +15,7 @@ import {
 } from './model';
 import { firstDifference, runTrace, TraceRunner, type RunOptions, type StepReport } from './runner';
 import { TRACE_VERSION, type Step, type StepOutputs, type Trace } from './trace';
+import { PONG_FRAME } from '../src/protocol/ping';
 
 export type Frame = Record<string, any>;
 
@@ -59,7 +60,6 @@ export interface StepResult {
   replies: Frame[];
 }
 
-const PONG = '{"type":"pong"}';
 
 /**
  * The system under test as the model-based commands see it: the trace runner
@@ -177,7 +177,7 @@ export class FuzzHub {
     const frames: Delivery[] = [];
     for (const [socket, list] of Object.entries(report.outputs.frames ?? {})) {
       for (const text of list) {
-        if (text === PONG) {
+        if (text === PONG_FRAME) {
           if (step.op !== 'frame' || step.socket !== socket) violate('runtime', `${socket} got a pong it did not ask for`);
           continue;
         }

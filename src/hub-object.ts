@@ -11,14 +11,13 @@ import type { LogEntry } from './core/log';
 import type { HubHost, IdSource } from './core/turn';
 import { SqlKvStore } from './storage/sql-kv-store';
 import { SqlRegistryStore } from './storage/sql-registry-store';
+import { PING_FRAME, PONG_FRAME } from './protocol/ping';
 
 export interface Env {
   SIGNAL_HUB: DurableObjectNamespace<SignalHub>;
   [key: string]: unknown;
 }
 
-const PING = '{"type":"ping"}';
-const PONG = '{"type":"pong"}';
 
 const randomIds: IdSource = {
   id: () => crypto.randomUUID(),
@@ -68,7 +67,7 @@ export class SignalHub extends DurableObject<Env> {
     this.registry = new SqlRegistryStore(ctx.storage.sql);
     this.kv = new SqlKvStore(ctx.storage.sql);
     // The runtime answers pings itself, so keep-alives never wake the object.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
   private host(): HubHost {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { PING } from '../runner';
+import { PING_FRAME } from '../../src/protocol/ping';
 import { nextMessageId, openClient, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
 import { HubCommand, defaultIdentity, slotArb } from './common';
@@ -71,7 +71,7 @@ export class BadFrame extends HubCommand {
     const limit = m.config.maxMessageSize;
     switch (this.kind) {
       case 'garbage':
-        await r.step(m, { op: 'frame', socket: c.socket, text: this.garbage === PING ? `${PING} ` : this.garbage });
+        await r.step(m, { op: 'frame', socket: c.socket, text: this.garbage === PING_FRAME ? `${PING_FRAME} ` : this.garbage });
         return;
       case 'truncated': {
         const env = base();

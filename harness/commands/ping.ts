@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { PING } from '../runner';
+import { PING_FRAME } from '../../src/protocol/ping';
 import { openClient, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
 import { HubCommand, slotArb } from './common';
@@ -25,7 +25,7 @@ export class Ping extends HubCommand {
   async run(m: HubModel, r: FuzzHub): Promise<void> {
     const c = openClient(m, this.slot)!;
     if (this.idleMs > 0) await r.step(m, { op: 'advance', ms: this.idleMs, lateAlarm: true });
-    if (c.phase === 'connecting' || c.phase === 'live') await r.step(m, { op: 'frame', socket: c.socket, text: PING });
+    if (c.phase === 'connecting' || c.phase === 'live') await r.step(m, { op: 'frame', socket: c.socket, text: PING_FRAME });
   }
 
   toString(): string {

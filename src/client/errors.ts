@@ -1,4 +1,4 @@
-import type { ErrorPayload } from '../protocol/messages';
+import type { ErrorPayload } from '../protocol/replies';
 
 /**
  * Codes the client produces itself, next to the hub's own codes
@@ -72,6 +72,20 @@ export class HubError extends Error {
     });
   }
 
+  /** The hub ended the session with a hub:disconnect notice that rules out reconnecting. */
+  static endedByHub(reason: 'duplicate_connection' | 'token_expired', message: unknown, replyType: string): HubError {
+    return new HubError({
+      code: reason,
+      message: typeof message === 'string' ? message : `The hub closed the session: ${reason}.`,
+      resolution:
+        reason === 'duplicate_connection'
+          ? 'Another connection took over this address; only one connection may hold it.'
+          : 'Connect again with a fresh token, or refresh the token before it expires.',
+      retryable: false,
+      replyType,
+    });
+  }
+
   static client(code: ClientErrorCode, message: string, requestId: string | null = null): HubError {
     return new HubError({ code, message, ...CLIENT_ERRORS[code], requestId });
   }
@@ -96,11 +110,4 @@ const CLIENT_ERRORS: Record<ClientErrorCode, { resolution: string; retryable: bo
 };
 
 /** Reply types that carry an error payload. */
-export const ERROR_REPLY_TYPES: ReadonlySet<string> = new Set([
-  'hub:error',
-  'hub:unknown_actor',
-  'hub:unauthorized',
-  'hub:rate_limited',
-  'hub:version_mismatch',
-  'hub:message_too_large',
-]);
+export { ERROR_REPLY_TYPES } from '../protocol/replies';

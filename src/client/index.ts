@@ -8,11 +8,10 @@ export type {
   HubClientEvents,
   HubClientOptions,
   RegisterOptions,
-  ReplyPayloads,
   RequestOptions,
   StateChange,
   Subscription,
-} from './client';
+} from './types';
 export {
   backoffDelay,
   connectionMachine,

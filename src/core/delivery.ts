@@ -1,6 +1,7 @@
 import { frameFor, type FlatFrame } from './flat';
 import { markPending, settlePending } from './limits';
 import { key, seqKey, SEP, type KvStore } from './kv-store';
+import { NS } from './namespaces';
 import type { HubOps } from './request';
 import { isLive, stateOf, type Session } from './session';
 import { countDelivery } from './stats';
@@ -49,10 +50,10 @@ export interface Job {
   ack: Ack | null;
 }
 
-const BUF = 'buf';
-const JOB = 'job';
-const JOB_RECIPIENT = 'jobr';
-const META = 'meta';
+const BUF = NS.buffer;
+const JOB = NS.job;
+const JOB_RECIPIENT = NS.jobRecipient;
+const META = NS.meta;
 
 /** Whether deliveries to this session are held (client paused, possibly also rate-limited meanwhile). */
 export const isPaused = (session: Session): boolean => {

@@ -3,6 +3,7 @@ import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { FORWARDING_TYPES, isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
 import { fastEnvelope, fastPayloads } from '../protocol/fast-parse';
+import type { Metrics } from '../protocol/replies';
 import { byteLength, echoable, illFormedError, illFormedIssue, sniffId } from '../protocol/strings';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
@@ -41,6 +42,7 @@ import {
   type Session,
   type SessionSnapshot,
 } from './session';
+import { NS } from './namespaces';
 import { Turn, type HubHost } from './turn';
 
 const UNKNOWN_ADDRESS = '@(unknown)';
@@ -99,8 +101,8 @@ export class HubCore implements HubOps {
     const host = { ...durable, registry: new RegistryCache(durable.registry), kv: new CachedKvStore(durable.kv, SUBSCRIPTION_NAMESPACES) };
     this.host = host;
     this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...messagingHandlers, ...extraHandlers };
-    this.base = host.kv.get<Counters>('meta', COUNTERS_KEY) ?? emptyCounters();
-    this.baseRate = host.kv.get<RateWindow>('meta', RATE_KEY) ?? emptyRate();
+    this.base = host.kv.get<Counters>(NS.meta, COUNTERS_KEY) ?? emptyCounters();
+    this.baseRate = host.kv.get<RateWindow>(NS.meta, RATE_KEY) ?? emptyRate();
     for (const { connId, attachment } of restored) {
       const session = fromAttachment(attachment);
       if (session && session.connId === connId && stateOf(session) !== 'closed') {
@@ -279,7 +281,7 @@ export class HubCore implements HubOps {
       noteEnding(this.host.kv, session.connId);
       addStats(this.base, session.stats);
       mergeRate(this.baseRate, session.stats, event.now);
-      this.host.kv.put('meta', RATE_KEY, this.baseRate);
+      this.host.kv.put(NS.meta, RATE_KEY, this.baseRate);
       session.stats = emptyStats();
       this.baseDirty = true;
     }
@@ -471,7 +473,7 @@ export class HubCore implements HubOps {
     return total;
   }
 
-  metrics(turn: Turn): Record<string, number> {
+  metrics(turn: Turn): Metrics {
     const totals = this.counters;
     noteReported(turn.host.kv, totals);
     return {
@@ -557,7 +559,7 @@ export class HubCore implements HubOps {
       turn.effects.push({ kind: 'alarm', at: lowest });
     }
     if (this.baseDirty) {
-      this.host.kv.put('meta', COUNTERS_KEY, this.base);
+      this.host.kv.put(NS.meta, COUNTERS_KEY, this.base);
       this.baseDirty = false;
     }
     return turn.effects;

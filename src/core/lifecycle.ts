@@ -5,7 +5,8 @@ import {
   SUPPORTED_VERSIONS,
   issuesOf,
 } from '../protocol/envelope';
-import { connectMetadataSchema, type ConnectedPayload } from '../protocol/messages';
+import { connectMetadataSchema } from '../protocol/messages';
+import type { ConnectedPayload } from '../protocol/replies';
 import type { AuthVerdict } from './auth';
 import type { HandlerTable, Request } from './request';
 import { refuseReservedIdentity } from './reserved';

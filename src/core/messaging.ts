@@ -165,7 +165,8 @@ export const messagingHandlers: HandlerTable = {
     else sub = null;
     if (req.isAsk) {
       req.reply('hub:unsubscribed', {
-        topic: sub?.topic ?? p.topic ?? p.subscriptionId ?? null,
+        // The payload schema requires topic or subscriptionId, so one of them is set.
+        topic: sub?.topic ?? p.topic ?? p.subscriptionId!,
         subscriptionId: sub?.subscriptionId ?? null,
       });
     }
@@ -194,7 +195,8 @@ export const messagingHandlers: HandlerTable = {
     req.hub.drive(req.turn, req.session, { type: 'RESUME', now: req.turn.now });
     const flushed = isPaused(req.session) ? 0 : flushBuffer(req.turn, req.session);
     req.session.flow.dropped = 0;
-    if (req.isAsk) req.reply('hub:resumed', { paused: isPaused(req.session), flushed, dropped });
+    // RESUME leaves every state unpaused (machines/session.ts); the wire tests parse this reply as paused: false.
+    if (req.isAsk) req.reply('hub:resumed', { paused: isPaused(req.session) as false, flushed, dropped });
   },
 
   'hub:queue_stats': (req) => {

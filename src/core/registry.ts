@@ -1,4 +1,5 @@
-import { MAX_DISCOVER_LIMIT, MAX_LIST_LIMIT, type DiscoveredActor, type ListedActor } from '../protocol/messages';
+import { MAX_DISCOVER_LIMIT, MAX_LIST_LIMIT } from '../protocol/messages';
+import type { DiscoveredActor, ListedActor } from '../protocol/replies';
 import { inScope } from './auth';
 import { compileGlob } from './glob';
 import type { HandlerTable, Request } from './request';

@@ -3,6 +3,7 @@ import type { Envelope } from '../protocol/envelope';
 import type { Permissions } from './auth';
 import type { ErrorSpec } from '../protocol/errors';
 import type { ParsedRequests, RequestType } from '../protocol/messages';
+import type { HubMessageType, HubPayloads, Metrics, ReplyMetadata } from '../protocol/replies';
 import type { Session } from './session';
 import type { Turn } from './turn';
 
@@ -18,7 +19,7 @@ export interface HubOps {
   checkBackpressure(turn: Turn, sender: Session): void;
   /** Deliveries per second over the last full second. */
   processingRate(now: number): number;
-  metrics(turn: Turn): Record<string, number>;
+  metrics(turn: Turn): Metrics;
 }
 
 /** One validated request from one session, with reply helpers bound to it. */
@@ -39,7 +40,7 @@ export class Request {
     return typeof t === 'string' ? t : this.envelope.id;
   }
 
-  reply(type: string, payload: unknown, metadata: Record<string, unknown> = {}): void {
+  reply<K extends HubMessageType>(type: K, payload: HubPayloads[K], metadata?: ReplyMetadata<K>): void {
     this.turn.reply(this.session.connId, this.envelope.from, this.envelope.id, type, payload, metadata);
   }
 

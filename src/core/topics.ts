@@ -1,4 +1,5 @@
 import { key, SEP } from './kv-store';
+import { NS } from './namespaces';
 import type { Turn } from './turn';
 
 /**
@@ -13,9 +14,9 @@ export interface Subscription {
   connId: string;
 }
 
-const BY_TOPIC = 'sub';
-const BY_ID = 'subid';
-const BY_CONN = 'subconn';
+const BY_TOPIC = NS.subByTopic;
+const BY_ID = NS.subById;
+const BY_CONN = NS.subByConn;
 
 /** The namespaces HubCore keeps in memory (kv-cache.ts): every publication scans them. */
 export const SUBSCRIPTION_NAMESPACES: ReadonlySet<string> = new Set([BY_TOPIC, BY_ID, BY_CONN]);

@@ -1,6 +1,7 @@
 import type { HubConfig, LogLevel } from '../config';
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
 import { errorReply, type ErrorSpec } from '../protocol/errors';
+import type { HubMessageType, HubPayloads, ReplyMetadata } from '../protocol/replies';
 import type { Effect } from './effects';
 import { envelopeText } from './json-text';
 import type { LogEntry } from './log';
@@ -78,8 +79,19 @@ export class Turn {
     this.effects.push({ kind: 'send', conn, frame });
   }
 
-  /** A reply from the hub to `to`, correlated with `requestId` (contract §2). */
-  reply(conn: string, to: string, requestId: string | null, type: string, payload: unknown, metadata: Record<string, unknown> = {}): void {
+  /** A reply from the hub to `to`, correlated with `requestId` (contract §2); its payload as src/protocol/replies.ts defines it. */
+  reply<K extends HubMessageType>(
+    conn: string,
+    to: string,
+    requestId: string | null,
+    type: K,
+    payload: HubPayloads[K],
+    metadata?: ReplyMetadata<K>,
+  ): void {
+    this.hubFrame(conn, to, requestId, type, payload, metadata ?? {});
+  }
+
+  private hubFrame(conn: string, to: string, requestId: string | null, type: string, payload: unknown, metadata: Record<string, unknown>): void {
     this.send(conn, {
       from: HUB_ADDRESS,
       to,
@@ -97,7 +109,8 @@ export class Turn {
   error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string, log = true): void {
     const { type, payload } = errorReply(spec);
     this.errorConns.push(conn);
-    this.reply(conn, to, requestId, type, payload);
+    // errorReply builds the payload from the catalogue; replies.ts pins its shape per reply type.
+    this.hubFrame(conn, to, requestId, type, payload, {});
     if (!log) return;
     const level: LogLevel = spec.code === 'internal_error' ? 'error' : 'debug';
     this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code: spec.code });

@@ -1,4 +1,4 @@
-import type { ErrorPayload } from './messages';
+import type { ErrorPayload, ErrorReplyType } from './replies';
 
 /**
  * Every error the contract names, with the reply type it travels in, whether
@@ -105,7 +105,7 @@ export interface ErrorSpec {
   extra?: Record<string, unknown>;
 }
 
-export const errorReply = (spec: ErrorSpec): { type: string; payload: ErrorPayload } => {
+export const errorReply = (spec: ErrorSpec): { type: ErrorReplyType; payload: ErrorPayload } => {
   const entry = ERRORS[spec.code];
   const payload: ErrorPayload = {
     ...spec.extra,

@@ -5,13 +5,13 @@ import type { ConnectionState } from '../../src/client/connection-machine';
 import { HubError } from '../../src/client/errors';
 import type { HubMessage } from '../../src/client/types';
 import { startDevServer, type DevServer } from './support/dev-server';
+import { PING_FRAME } from '../../src/protocol/ping';
 
 /**
  * The client library against a real hub: `wrangler dev --local` and the `ws`
  * package's WebSocket, as a Node application would use it.
  */
 
-const PING = '{"type":"ping"}';
 
 /**
  * A `ws` WebSocket class whose pings can be swallowed, so that the hub's
@@ -22,7 +22,7 @@ const silenceableWebSocket = () => {
   const control = { silent: false, swallowed: 0 };
   class SilenceableWebSocket extends WebSocket {
     override send(data: any, ...rest: any[]): void {
-      if (control.silent && data === PING) {
+      if (control.silent && data === PING_FRAME) {
         control.swallowed++;
         return;
       }

@@ -6,7 +6,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { compareTranscripts, transcriptOf } from '../../harness/differential';
 import { commandsArb, FuzzFailure, runScenario, setupArb, traceReporter } from '../../harness/fuzz';
 import { FULL_PROFILE } from '../../harness/model';
-import { firstDifference, PING, runTrace } from '../../harness/runner';
+import { firstDifference, runTrace } from '../../harness/runner';
+import { PING_FRAME } from '../../src/protocol/ping';
 import { parseTrace, TraceError, withRecordedOutputs, type TraceInput } from '../../harness/trace';
 import { buildRequest } from '../../src/protocol/build';
 
@@ -29,7 +30,7 @@ const sample: TraceInput = {
     { op: 'frame', socket: 'b', text: register('r1', '@(b)', '@(b/inbox)') },
     { op: 'hibernate' },
     { op: 'frame', socket: 'a', text: send('s1', '@(a)', '@(b/inbox)') },
-    { op: 'frame', socket: 'a', text: PING },
+    { op: 'frame', socket: 'a', text: PING_FRAME },
     { op: 'binary', socket: 'a', base64: btoa('{"not json') },
     { op: 'close', socket: 'b', code: 4000 },
     { op: 'frame', socket: 'a', text: send('s2', '@(a)', '@(b/inbox)') },
@@ -95,7 +96,7 @@ describe('trace runner', () => {
   });
 
   it('does not wake the hub for a ping', async () => {
-    const trace = parseTrace({ ...sample, steps: [...sample.steps.slice(0, 2), { op: 'hibernate' }, { op: 'frame', socket: 'a', text: PING }] });
+    const trace = parseTrace({ ...sample, steps: [...sample.steps.slice(0, 2), { op: 'hibernate' }, { op: 'frame', socket: 'a', text: PING_FRAME }] });
     const { runner } = await runTrace(trace);
     expect(runner.fake.awake).toBe(false);
     expect(runner.socket('a')!.pingAt).toBe(trace.startTime);

@@ -1,5 +1,6 @@
 import { HUB_ADDRESS, type Envelope } from '../../src/protocol/envelope';
 import type { SocketLike } from '../../src/client/socket';
+import { PING_FRAME } from '../../src/protocol/ping';
 
 export type Frame = Envelope & { payload: any; metadata: Record<string, any> };
 
@@ -55,11 +56,11 @@ export class FakeSocket implements SocketLike {
 
   /** Every frame the client wrote that is an envelope (pings left out), parsed. */
   get requests(): Frame[] {
-    return this.written.filter((t) => t !== '{"type":"ping"}').map((t) => JSON.parse(t) as Frame);
+    return this.written.filter((t) => t !== PING_FRAME).map((t) => JSON.parse(t) as Frame);
   }
 
   get pings(): number {
-    return this.written.filter((t) => t === '{"type":"ping"}').length;
+    return this.written.filter((t) => t === PING_FRAME).length;
   }
 
   /** The latest request of `type`; throws if there is none. */

@@ -4,6 +4,8 @@ import type { Effect } from '../../src/core/effects';
 import { buildRequest, type BuildOptions } from '../../src/protocol/build';
 import { HUB_ADDRESS, envelopeSchema } from '../../src/protocol/envelope';
 import type { Requests, RequestType } from '../../src/protocol/messages';
+import { PONG_FRAME } from '../../src/protocol/ping';
+import { hubFrameIssues } from '../../src/protocol/replies';
 import { FakeHubObject, type FakeSocket } from '../../harness/fake-object';
 
 /**
@@ -237,13 +239,15 @@ export const expectError = (msg: Msg, code: string): void => {
 
 /**
  * Every frame the hub sent in a scenario must be a full envelope from the hub
- * (§2), and every error must carry the §3 fields under the right reply type.
+ * (§2) whose payload and metadata parse with the schema of its type in
+ * src/protocol/replies.ts, and every error must carry the §3 fields under the
+ * right reply type.
  */
 export const checkWire = (sc: Scenario): void => {
   for (const socket of sc.fake.sockets.values()) {
     for (const frame of socket.received) {
+      if (frame === PONG_FRAME) continue;
       const msg = JSON.parse(frame) as Msg;
-      if (msg.type === 'pong') continue;
       const parsed = envelopeSchema.safeParse(msg);
       expect(parsed.success, frame.slice(0, 300)).toBe(true);
       if (msg.metadata?.forwarded === true) {
@@ -256,6 +260,7 @@ export const checkWire = (sc: Scenario): void => {
       expect(msg.pattern).toBe('tell');
       expect(msg.metadata !== null && typeof msg.metadata === 'object' && !Array.isArray(msg.metadata)).toBe(true);
       expect('correlationId' in msg).toBe(true);
+      expect(hubFrameIssues(msg)).toBeNull();
       if (ERROR_REPLY_TYPES.has(msg.type) || msg.type === 'hub:error') {
         expectError(msg, msg.payload.code);
       }

@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { buildRequest, type BuildOptions } from '../../src/protocol/build';
 import type { Requests, RequestType } from '../../src/protocol/messages';
 import { HUB_ADDRESS, PROTOCOL_VERSION } from '../../src/protocol/envelope';
+import { hubFrameIssues } from '../../src/protocol/replies';
 
 export type Frame = Record<string, any>;
 
@@ -21,15 +22,23 @@ export class HubClient {
   /** Full history, never consumed. */
   readonly events: WireEvent[] = [];
   closed: { code: number; reason: string } | null = null;
+  /** Frames from the hub that do not match their schema in src/protocol/replies.ts; the next wait throws on them. */
+  readonly wireIssues: string[] = [];
   private waiters: (() => void)[] = [];
 
   private constructor(
     readonly ws: WebSocket,
     public identity: string,
+    /** False for an inspector socket, which carries inspection events rather than hub frames. */
+    private readonly hubFrames = true,
   ) {
     ws.addEventListener('message', (e) => {
       const text = typeof e.data === 'string' ? e.data : new TextDecoder().decode(e.data as ArrayBuffer);
       const frame = JSON.parse(text) as Frame;
+      if (this.hubFrames && frame.type !== 'pong') {
+        const issues = hubFrameIssues(frame);
+        if (issues) this.wireIssues.push(issues);
+      }
       this.frames.push(frame);
       this.events.push({ kind: 'frame', frame });
       this.wake();
@@ -63,7 +72,7 @@ export class HubClient {
     const res = await exports.default.fetch(`http://hub.test${path}`, { headers: { Upgrade: 'websocket' } });
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
     res.webSocket.accept();
-    return new HubClient(res.webSocket, identity);
+    return new HubClient(res.webSocket, identity, !path.startsWith('/inspect/'));
   }
 
   /** Opens a socket and completes hub:connect. */
@@ -120,6 +129,7 @@ export class HubClient {
   async next(match: (f: Frame) => boolean = () => true, timeoutMs = 5_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      this.checkWire();
       const i = this.frames.findIndex(match);
       if (i >= 0) return this.frames.splice(i, 1)[0]!;
       // A closed socket will deliver nothing more.
@@ -135,11 +145,18 @@ export class HubClient {
   async waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed) {
+      this.checkWire();
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`socket did not close within ${timeoutMs} ms`);
       await this.settle(left);
     }
+    this.checkWire();
     return this.closed;
+  }
+
+  /** Fails the test on the first frame the hub sent that its schema refuses. */
+  checkWire(): void {
+    if (this.wireIssues.length > 0) throw new Error(`the hub sent a frame outside its schema: ${this.wireIssues[0]}`);
   }
 
   /** Asserts the session still answers a heartbeat (the connection survived whatever came before). */

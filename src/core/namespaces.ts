@@ -1,0 +1,21 @@
+/**
+ * The namespaces of the hub's ordered key-value store (src/core/kv-store.ts).
+ * The core stores through them, and the fuzz invariants read the same
+ * storage back to check it, so both name them from here.
+ */
+export const NS = {
+  /** Subscriptions by topic, then address. */
+  subByTopic: 'sub',
+  /** Subscriptions by subscription id. */
+  subById: 'subid',
+  /** Subscription ids by connection, topic and address, for release on close. */
+  subByConn: 'subconn',
+  /** Pause buffers: frames held for a paused session, by connection and sequence. */
+  buffer: 'buf',
+  /** Queued fan-out jobs, by sequence. */
+  job: 'job',
+  /** A queued job's remaining recipients, by job and index. */
+  jobRecipient: 'jobr',
+  /** Hub-wide values: the job sequence, stored counters, the delivery-rate window. */
+  meta: 'meta',
+} as const;

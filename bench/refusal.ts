@@ -81,3 +81,17 @@ export const refusalRun = async (side: FairSide, server: DevServer, cpu: () => n
   await sleep(300);
   return { cpuUsPerFrame: answered > 0 ? (spentMs * 1000) / answered : Number.NaN, answered, sent };
 };
+
+/** `repeat` runs of each side, hub first, alternating. */
+export const refusalRuns = async (
+  sides: Record<FairSide, { server: DevServer; cpu: () => number }>,
+  repeat: number,
+  seconds: number,
+  room: () => string,
+): Promise<Record<FairSide, RefusalRun[]>> => {
+  const runs: Record<FairSide, RefusalRun[]> = { hub: [], baseline: [] };
+  for (let i = 0; i < repeat; i++) {
+    for (const side of ['hub', 'baseline'] as const) runs[side].push(await refusalRun(side, sides[side].server, sides[side].cpu, room(), seconds));
+  }
+  return runs;
+};

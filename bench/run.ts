@@ -14,7 +14,7 @@ import { WsTestClient, type Frame } from '../test/e2e/support/ws-client';
 import { buildRequest } from '../src/protocol/build';
 import { HUB_ADDRESS } from '../src/protocol/envelope';
 import { ASKERS, ASK_EVERY_MS, ASK_TIMEOUT_MS, fairnessRun } from './fairness';
-import { refusalRun } from './refusal';
+import { refusalRuns } from './refusal';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BASELINE_CONFIG = 'bench/baseline/wrangler.toml';
@@ -955,14 +955,11 @@ const runScenario = async (
     case 'refusal': {
       // The hub with its shipped limits (refusing) against the baseline echoing the same flood; see refusal.ts.
       if (!shipped) return;
-      const shippedCpu = findWorkerd(shipped.pid, Number(new URL(shipped.baseUrl).port)).runtime;
-      const baseline = targets.find((t) => t.side === 'baseline')!;
+      const base = targets.find((t) => t.side === 'baseline')!;
+      const hubCpu = findWorkerd(shipped.pid, Number(new URL(shipped.baseUrl).port)).runtime;
       const seconds = Math.min(3, o.floodSeconds);
-      const runs: Record<Side, Runs[]> = { hub: [], baseline: [] };
-      for (let i = 0; i < o.repeat; i++) {
-        runs.hub.push({ ...(await refusalRun('hub', shipped, () => cpuMs(shippedCpu), room('refuse'), seconds)) });
-        runs.baseline.push({ ...(await refusalRun('baseline', baseline.server, () => cpuMs(baseline.procs.runtime), room('refuse'), seconds)) });
-      }
+      const sides = { hub: { server: shipped, cpu: () => cpuMs(hubCpu) }, baseline: { server: base.server, cpu: () => cpuMs(base.procs.runtime) } };
+      const runs = (await refusalRuns(sides, o.repeat, seconds, () => room('refuse'))) as unknown as Record<Side, Runs[]>;
       report.metrics.push(
         ...collect(name, `refusal, one session floods an empty bucket for ${seconds} s (baseline: echoes)`, [
           { key: 'cpuUsPerFrame', metric: 'runtime CPU us per refused frame', unit: 'us', better: 'lower' },

@@ -145,6 +145,8 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
       // Vars come from wrangler.toml and --var only: no .env files, and nothing from this process's env.
       CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'false',
       CLOUDFLARE_INCLUDE_PROCESS_ENV: 'false',
+      // The hub never reads request.cf; without this, an offline start prints a DNS stack trace.
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       NO_COLOR: '1',
       FORCE_COLOR: '0',
     },

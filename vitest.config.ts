@@ -1,5 +1,22 @@
-import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { unstable_readConfig } from 'wrangler';
+
+/**
+ * The vars a workerd project runs with: every [vars] default of wrangler.toml,
+ * no secret, then the project's own overrides. The pool also reads the
+ * developer's `.dev.vars` and `.env` next to wrangler.toml, and its bindings
+ * win only key by key, so pinning every key the worker reads is what keeps a
+ * local `AUTH_ENABLED=true` (or any other local value) out of the tests.
+ * test/e2e/local-config.e2e.test.ts checks this.
+ */
+const REPO_VARS = unstable_readConfig({ config: './wrangler.toml' }).vars;
+const pinned = (overrides: Record<string, string | number | boolean>) => ({
+  ...REPO_VARS,
+  JWT_SECRET: '',
+  LOG_LEVEL: 'warn',
+  ...overrides,
+});
 
 // Two cores: keep workers few. Each workerd project runs its files one at a time.
 export default defineConfig({
@@ -24,7 +41,7 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { bindings: { LOG_LEVEL: 'warn' } } }),
+          cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { bindings: pinned({}) } }),
         ],
         test: {
           name: 'workerd',
@@ -40,7 +57,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: {
+              bindings: pinned({
                 CONNECT_TIMEOUT_MS: 1500,
                 HB_INTERVAL_SECONDS: 1,
                 HEARTBEAT_TIMEOUT_MS: 2500,
@@ -48,8 +65,7 @@ export default defineConfig({
                 CLEANUP_INTERVAL_MS: 1000,
                 ACTOR_REGISTRY_LIMIT: 5,
                 RATE_LIMIT_PER_SECOND: 2,
-                LOG_LEVEL: 'warn',
-              },
+              }),
             },
           }),
         ],
@@ -66,11 +82,10 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: {
+              bindings: pinned({
                 AUTH_ENABLED: true,
                 JWT_SECRET: 'test-secret-for-workerd-auth',
-                LOG_LEVEL: 'warn',
-              },
+              }),
             },
           }),
         ],
@@ -88,7 +103,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: {
+              bindings: pinned({
                 MAX_BROADCAST_RECIPIENTS: 10,
                 BROADCAST_SYNC_THRESHOLD: 4,
                 PAUSE_BUFFER_LIMIT: 3,
@@ -100,8 +115,7 @@ export default defineConfig({
                 MAX_REGISTRATIONS_PER_SESSION: 12,
                 MAX_SUBSCRIPTIONS_PER_SESSION: 3,
                 MAX_PENDING_ASKS_PER_SESSION: 4,
-                LOG_LEVEL: 'warn',
-              },
+              }),
             },
           }),
         ],
@@ -117,7 +131,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
-            miniflare: { bindings: { INSPECT_ENABLED: true, LOG_LEVEL: 'warn' } },
+            miniflare: { bindings: pinned({ INSPECT_ENABLED: true }) },
           }),
         ],
         test: {
@@ -127,19 +141,12 @@ export default defineConfig({
         },
       },
       {
-        // The deployed 0.1.0 client libraries' flows, over TCP against wrangler dev.
-        test: {
-          name: 'compat',
-          include: ['test/compat/**/*.test.ts'],
-          environment: 'node',
-          testTimeout: 60_000,
-          hookTimeout: 90_000,
-        },
-      },
-      {
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
+          // test/compat/ plays the deployed 0.1.0 client libraries' flows. It runs in this
+          // project because files here run one at a time: wrangler dev servers started
+          // side by side from two projects could race for the same free port.
+          include: ['test/e2e/**/*.test.ts', 'test/compat/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 90_000,

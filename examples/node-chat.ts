@@ -46,6 +46,8 @@ export const startChat = async (options: {
   await client.connect();
   await client.register(address, { capabilities: ['chat'], actorMetadata: { name: options.name, room } });
   await client.subscribe(topic, (message) => {
+    // The browser tabs also publish chat.presence notices to the room; only chat lines are printed.
+    if (message.type !== 'chat.message') return;
     const data = (message.payload ?? {}) as { name?: string; text?: string };
     options.onLine({ name: String(data.name ?? '?'), text: String(data.text ?? ''), from: message.from });
   });

@@ -17,7 +17,17 @@ export interface ReplayResult {
   transitions: ObservedTransition[];
   /** First difference from the outputs recorded in the trace, if the trace has any and they differ. */
   mismatch: string | null;
+  /** Whether the trace carries recorded outputs at all, so that no mismatch can be told from nothing to compare. */
+  hasRecorded: boolean;
 }
+
+/** The one line `npm run replay` ends with, so a reader need not scan the steps to know the outcome. */
+export const verdictLine = (result: Pick<ReplayResult, 'mismatch' | 'hasRecorded' | 'outputs'>): string => {
+  // The difference itself spans lines (recorded and replayed frames); the verdict names where it is.
+  if (result.mismatch) return `verdict: outputs differ from the recorded trace; first difference: ${result.mismatch.split('\n')[0]}`;
+  if (!result.hasRecorded) return `verdict: ${result.outputs.length} steps replayed; the trace has no recorded outputs to compare (--record saves them)`;
+  return `verdict: outputs match the recorded trace (${result.outputs.length} steps)`;
+};
 
 const summarise = (frame: string): string => {
   try {
@@ -68,7 +78,7 @@ export const replay = async (trace: Trace, options: RunOptions = {}): Promise<Re
   const recorded = recordedOutputs(trace);
   const hasRecorded = recorded.some((o) => o !== undefined);
   const mismatch = hasRecorded ? firstDifference(trace, recorded, outputs, ['recorded', 'replayed']) : null;
-  return { lines, outputs, transitions, mismatch };
+  return { lines, outputs, transitions, mismatch, hasRecorded };
 };
 
 /** The inspection events a Stately inspector needs to draw actors, their events and their states. */

@@ -67,7 +67,11 @@ export interface SessionInput {
 export type SessionEvent =
   | { type: 'CONNECT_ACCEPTED'; now: number; identity: string; capabilities: string[] }
   | { type: 'CONNECT_REFUSED'; now: number; code: number; reason: string }
-  | { type: 'FRAME'; now: number }
+  /**
+   * Any inbound frame. `request` and `id` name it for inspection only (the
+   * machine ignores them): the frame's `type` and `id` as sent, never its payload.
+   */
+  | { type: 'FRAME'; now: number; request?: string; id?: string }
   | { type: 'HEARTBEAT'; now: number }
   | { type: 'TICK'; now: number; pingAt: number | null }
   | { type: 'DUPLICATE_DETECTED'; now: number }

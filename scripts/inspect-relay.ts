@@ -1,12 +1,15 @@
 /**
  * Shows a running hub's session machines in the Stately inspector.
  *
- * Usage: npm run inspect -- [hub-inspect-url] [--port 8080] [--token <jwt>] [--no-open] [--quiet] [--exit-after <n>]
+ * Usage: npm run inspect -- [--hub <name>] [hub-inspect-url] [--port 8789] [--token <jwt>] [--no-open] [--quiet] [--exit-after <n>]
  *
- *   hub-inspect-url  the hub's /inspect WebSocket (default ws://127.0.0.1:8787/inspect;
- *                    ws://127.0.0.1:8787/inspect/<hub> for a named hub). The hub must run
- *                    with INSPECT_ENABLED=true.
- *   --port           where @statelyai/inspect's inspector server listens (default 8080);
+ *   --hub            the hub to watch, by the name in its /ws/<name> URL (the README's
+ *                    examples use demo and chat); without it, the default hub that /ws reaches.
+ *   hub-inspect-url  the hub's /inspect WebSocket, for a hub elsewhere (default
+ *                    ws://127.0.0.1:8787/inspect, or .../inspect/<name> with --hub). The hub
+ *                    must run with INSPECT_ENABLED=true.
+ *   --port           where @statelyai/inspect's inspector server listens (default 8789:
+ *                    the hub is on 8787 and the README serves the chat page on 8788);
  *                    open http://localhost:<port> to see the inspector.
  *   --token          a JWT, needed when the hub has AUTH_ENABLED (or set INSPECT_TOKEN). It is
  *                    sent as a WebSocket subprotocol, so it never appears in a URL or a log.
@@ -21,17 +24,28 @@
  * the internet). It reconnects when the hub restarts; every reconnect
  * starts with a snapshot of each live session, so nothing goes stale.
  */
-import { connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect, createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import { createInspectorServer } from '@statelyai/inspect/server';
 import WebSocket from 'ws';
 import { INSPECT_SUBPROTOCOL } from '../src/core/inspection';
+import { describeFrame, inspectUrl, watchedHub } from './inspect-relay-lib';
+
+const DEFAULT_PORT = 8789;
+const USAGE = `npm run inspect -- [--hub <name>] [ws://127.0.0.1:8787/inspect] [--port ${DEFAULT_PORT}] [--token <jwt>] [--no-open] [--quiet] [--exit-after <n>]`;
+
+/** Usage mistakes end with one line and exit code 2, not a stack trace. */
+const usageError = (message: string): never => {
+  console.error(`${message}\nusage: ${USAGE}`);
+  process.exit(2);
+};
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    port: { type: 'string', default: '8080' },
+    hub: { type: 'string' },
+    port: { type: 'string', default: String(DEFAULT_PORT) },
     token: { type: 'string' },
     'no-open': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
@@ -41,16 +55,21 @@ const { values, positionals } = parseArgs({
 });
 
 if (values.help) {
-  console.log('npm run inspect -- [ws://127.0.0.1:8787/inspect] [--port 8080] [--token <jwt>] [--no-open] [--quiet] [--exit-after <n>]');
+  console.log(USAGE);
   process.exit(0);
 }
 
-const hubUrl = positionals[0] ?? 'ws://127.0.0.1:8787/inspect';
+let hubUrl = '';
+try {
+  hubUrl = inspectUrl(positionals[0], values.hub);
+} catch (err) {
+  usageError((err as Error).message);
+}
 const port = Number(values.port);
 const token = values.token ?? process.env.INSPECT_TOKEN ?? null;
 const exitAfter = values['exit-after'] !== undefined ? Number(values['exit-after']) : null;
-if (!Number.isInteger(port) || port <= 0 || port > 65_535) throw new Error(`--port must be a TCP port, got ${values.port}`);
-if (exitAfter !== null && !(Number.isInteger(exitAfter) && exitAfter > 0)) throw new Error('--exit-after must be a positive integer');
+if (!Number.isInteger(port) || port <= 0 || port > 65_535) usageError(`--port must be a TCP port, got ${values.port}`);
+if (exitAfter !== null && !(Number.isInteger(exitAfter) && exitAfter > 0)) usageError('--exit-after must be a positive integer');
 
 const isFrame = (value: unknown): value is StatelyInspectionEvent =>
   typeof value === 'object' &&
@@ -58,18 +77,6 @@ const isFrame = (value: unknown): value is StatelyInspectionEvent =>
   typeof (value as { type?: unknown }).type === 'string' &&
   (value as { type: string }).type.startsWith('@xstate.') &&
   typeof (value as { sessionId?: unknown }).sessionId === 'string';
-
-const describe = (f: StatelyInspectionEvent): string => {
-  const id = f.sessionId.slice(0, 8);
-  switch (f.type) {
-    case '@xstate.actor':
-      return `${f.type.padEnd(16)} ${id}  ${f.name} in ${JSON.stringify(f.snapshot.value)}`;
-    case '@xstate.event':
-      return `${f.type.padEnd(16)} ${id}  ${f.event.type}`;
-    default:
-      return `${f.type.padEnd(16)} ${id}  -> ${JSON.stringify((f.snapshot as { value?: unknown }).value)} (${f.snapshot.status})`;
-  }
-};
 
 /** The inspector server's listen() is not awaitable; its port answering is the signal that it is up. */
 const waitForPort = async (at: number, timeoutMs = 5_000): Promise<void> => {
@@ -88,6 +95,24 @@ const waitForPort = async (at: number, timeoutMs = 5_000): Promise<void> => {
   }
 };
 
+/**
+ * The inspector server reports a taken port as an uncaught EADDRINUSE stack
+ * trace, so the port is tried first, on the same (all-interfaces) address.
+ */
+const portFree = (at: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(at, () => probe.close(() => resolve(true)));
+  });
+
+if (!(await portFree(port))) {
+  console.error(
+    `port ${port} is already in use (another relay, or a server of yours?); pass --port <n> to run the inspector server elsewhere`,
+  );
+  process.exit(1);
+}
+console.log(`watching ${watchedHub(hubUrl)} at ${hubUrl}`);
 const server = createInspectorServer({ port, autoOpen: !values['no-open'] });
 await waitForPort(port);
 const inspector = createWebSocketInspector({ url: `ws://127.0.0.1:${port}`, autoStart: false });
@@ -128,7 +153,7 @@ const connectHub = (): void => {
     if (!isFrame(frame)) return;
     inspector.adapter.send(frame);
     forwarded++;
-    if (!values.quiet) console.log(`${new Date().toISOString()} ${describe(frame)}`);
+    if (!values.quiet) console.log(`${new Date().toISOString()} ${describeFrame(frame)}`);
     if (exitAfter !== null && forwarded >= exitAfter) stop(0);
   });
   ws.on('unexpected-response', (_req, res) => {

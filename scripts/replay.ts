@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { inspectTransitions, replay } from '../harness/replay';
+import { inspectTransitions, replay, verdictLine } from '../harness/replay';
 import { formatTrace, parseTrace, TraceError, withRecordedOutputs } from '../harness/trace';
 
 /**
@@ -46,9 +46,9 @@ const main = async (): Promise<number> => {
   }
   if (result.mismatch) {
     console.error(`outputs differ from the recorded ones:\n${result.mismatch}`);
-    return 1;
   }
-  return 0;
+  console.log(verdictLine(result));
+  return result.mismatch ? 1 : 0;
 };
 
 main().then(

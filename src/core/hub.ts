@@ -334,7 +334,7 @@ export class HubCore implements HubOps {
     const rawId = typeof obj?.id === 'string' ? echoable(obj.id) : obj === null ? sniffId(text) : null;
     const rawType = typeof obj?.type === 'string' ? obj.type : null;
 
-    this.drive(turn, session, { type: 'FRAME', now: turn.now });
+    this.drive(turn, session, frameEvent(turn.now, rawType, rawId));
     if (isLive(session) && !spendToken(this, turn, session, rawType, replyTo, rawId)) return;
 
     if (parseError !== null || obj === null) {
@@ -565,6 +565,18 @@ export class HubCore implements HubOps {
     return turn.effects;
   }
 }
+
+/** Longest request type or id an inspection event carries; both are client-chosen strings. */
+const NAME_LIMIT = 128;
+const clip = (s: string): string => (s.length > NAME_LIMIT ? `${s.slice(0, NAME_LIMIT)}…` : s);
+
+/** The FRAME event, naming the request so an inspector can tell a register from a publish. */
+const frameEvent = (now: number, request: string | null, id: string | null): SessionEvent => {
+  const event: { type: 'FRAME'; now: number; request?: string; id?: string } = { type: 'FRAME', now };
+  if (request !== null) event.request = clip(request);
+  if (id !== null) event.id = clip(id);
+  return event;
+};
 
 const isEnding = (state: unknown): boolean => state === 'closing' || state === 'closed';
 /** A session that has not started closing: it takes frames, and its own stats are part of the totals. */

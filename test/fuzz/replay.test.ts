@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { savedTraces } from '../../harness/regression';
-import { inspectTransitions, replay } from '../../harness/replay';
+import { inspectTransitions, replay, verdictLine } from '../../harness/replay';
 import { formatTrace, parseTrace } from '../../harness/trace';
 
 const saved = savedTraces();
@@ -28,6 +28,14 @@ describe('replay', () => {
     step.outputs!.frames![socket] = [...frames, '{"type":"invented"}'];
     const result = await replay(tampered);
     expect(result.mismatch).toMatch(/differs/);
+    expect(verdictLine(result)).toBe(`verdict: outputs differ from the recorded trace; first difference: ${result.mismatch!.split('\n')[0]}`);
+  });
+
+  it('ends with a verdict: match, or nothing recorded to compare with', async () => {
+    const { trace } = pick('bug-processing-rate-after-wake');
+    expect(verdictLine(await replay(trace))).toBe(`verdict: outputs match the recorded trace (${trace.steps.length} steps)`);
+    const bare = { ...trace, steps: trace.steps.map(({ outputs: _o, ...s }) => s) };
+    expect(verdictLine(await replay(bare))).toMatch(/^verdict: \d+ steps replayed; the trace has no recorded outputs/);
   });
 
   it('feeds each session through an xstate actor and emits Stately inspection events that agree with the core', async () => {
@@ -57,6 +65,9 @@ describe('replay', () => {
     expect(plain.stdout).toContain('"type":"@xstate.snapshot"');
 
     expect(run(bare, '--record').status).toBe(0);
+    const matching = run(bare);
+    expect(matching.status).toBe(0);
+    expect(matching.stdout.trim().split('\n').at(-1)).toBe(`verdict: outputs match the recorded trace (${trace.steps.length} steps)`);
     const recorded = parseTrace(readFileSync(bare, 'utf8'));
     expect(recorded.steps.map((s) => s.outputs)).toEqual(trace.steps.map((s) => s.outputs));
 
@@ -66,5 +77,6 @@ describe('replay', () => {
     const mismatch = run(bare);
     expect(mismatch.status).toBe(1);
     expect(mismatch.stderr).toContain('outputs differ from the recorded ones');
+    expect(mismatch.stdout.trim().split('\n').at(-1)).toMatch(/^verdict: outputs differ from the recorded trace; first difference: /);
   });
 });

@@ -125,6 +125,28 @@ describe('inspection frames of a scripted session', () => {
     ]);
   });
 
+  it('name each FRAME by its request type and id, never its payload', () => {
+    const t = new Inspected();
+    const socket = t.open();
+    t.ask(socket, 'hub:connect', null, { protocolVersion: PROTOCOL_VERSION });
+    t.ask(socket, 'hub:publish', { topic: 'rooms/secret', type: 'room.message', data: { text: 'a private payload' } });
+    t.fake.send(socket, 'not json at all');
+    const frames = t.frames.filter((f) => f.type === '@xstate.event' && f.event.type === 'FRAME').map((f) => f.event);
+    expect(frames.map((e) => e.request)).toEqual(['hub:connect', 'hub:publish', undefined]);
+    for (const e of frames.slice(0, 2)) expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Object.keys(frames[1]!).sort()).toEqual(['id', 'now', 'request', 'type']);
+    expect(JSON.stringify(t.frames)).not.toContain('a private payload');
+  });
+
+  it('clip a client-chosen request type or id to 128 characters', () => {
+    const t = new Inspected();
+    const socket = t.open();
+    t.fake.send(socket, JSON.stringify({ id: 'i'.repeat(500), type: 't'.repeat(500) }));
+    const event = t.frames.find((f) => f.type === '@xstate.event' && f.event.type === 'FRAME')!.event;
+    expect(event.request).toBe(`${'t'.repeat(128)}…`);
+    expect(event.id).toBe(`${'i'.repeat(128)}…`);
+  });
+
   it('use the protocol session id as the one stable actor id, with the Stately frame fields', () => {
     const t = new Inspected();
     const { socket } = scriptedSession(t, 10);

@@ -30,6 +30,8 @@ export interface DevServerOptions {
   vars?: Record<string, string | number | boolean>;
   /** Wrangler config to run instead of the root wrangler.toml, relative to the repository root. */
   config?: string;
+  /** The checkout to snapshot; the repository this file lives in by default. */
+  root?: string;
 }
 
 /**
@@ -55,7 +57,15 @@ export const freePorts = async (count: number): Promise<number[]> => {
 };
 
 /** Repository entries that are not part of the worker's source and are large or machine-local. */
-const NOT_COPIED = new Set(['.git', '.wrangler', 'node_modules']);
+const NOT_COPIED = new Set(['.git', '.wrangler', 'node_modules', 'test-artifacts']);
+
+/**
+ * A developer's local vars and secrets (`.dev.vars`, `.env`, and their
+ * per-environment variants). Wrangler reads them from the config's folder, so
+ * leaving them out of the snapshot keeps a test run on the vars the test asks
+ * for, whatever the checkout holds.
+ */
+export const isLocalConfig = (entry: string): boolean => /^\.dev\.vars(\..+)?$|^\.env(\..+)?$/.test(entry);
 
 /**
  * Copies the repository's sources into a fresh directory with node_modules
@@ -63,14 +73,20 @@ const NOT_COPIED = new Set(['.git', '.wrangler', 'node_modules']);
  * which drops every open WebSocket; running from a snapshot keeps a test run
  * on one version of the code even while the checkout is being edited.
  */
-const snapshotRepo = (): string => {
+export const snapshotRepo = (root: string = ROOT, { keepLocalConfig = false } = {}): string => {
   const dir = mkdtempSync(join(tmpdir(), 'signal-hub-e2e-src-'));
-  for (const entry of readdirSync(ROOT)) {
-    if (NOT_COPIED.has(entry)) continue;
-    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  for (const entry of readdirSync(root)) {
+    if (NOT_COPIED.has(entry) || (!keepLocalConfig && isLocalConfig(entry))) continue;
+    cpSync(join(root, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;
+};
+
+/** Removes a snapshot; the node_modules link goes first so the removal can never reach the real one. */
+export const removeSnapshot = (dir: string): void => {
+  unlinkSync(join(dir, 'node_modules'));
+  rmSync(dir, { recursive: true, force: true });
 };
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
@@ -101,7 +117,7 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): void => {
  */
 export const startDevServer = async (options: DevServerOptions = {}): Promise<DevServer> => {
   const [port, inspectorPort] = (await freePorts(2)) as [number, number];
-  const workDir = snapshotRepo();
+  const workDir = snapshotRepo(options.root ?? ROOT);
   const persistDir = mkdtempSync(join(tmpdir(), 'signal-hub-e2e-state-'));
   const logDir = mkdtempSync(join(tmpdir(), 'signal-hub-e2e-logs-'));
   const vars = { LOG_LEVEL: 'warn', ...options.vars };
@@ -128,6 +144,11 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
       // Nothing outside this machine is contacted, and wrangler's debug logs stay out of $HOME.
       WRANGLER_SEND_METRICS: 'false',
       WRANGLER_LOG_PATH: logDir,
+      // Vars come from wrangler.toml and --var only: no .env files, and nothing from this process's env.
+      CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'false',
+      CLOUDFLARE_INCLUDE_PROCESS_ENV: 'false',
+      // The hub never reads request.cf; without this, an offline start prints a DNS stack trace.
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       NO_COLOR: '1',
       FORCE_COLOR: '0',
     },
@@ -164,9 +185,7 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
     }
     process.removeListener('exit', onExit);
     rmSync(persistDir, { recursive: true, force: true });
-    // Unlink the node_modules link first so the removal can never reach the real one.
-    unlinkSync(join(workDir, 'node_modules'));
-    rmSync(workDir, { recursive: true, force: true });
+    removeSnapshot(workDir);
     rmSync(logDir, { recursive: true, force: true });
     if (groupAlive(pgid)) throw new Error(`wrangler dev process group ${pgid} survived SIGKILL`);
   };

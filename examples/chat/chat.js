@@ -89,6 +89,33 @@ const left = (addr) => {
   renderMembers();
 };
 
+// ------------------------------------------------------------------ why not connected
+
+/**
+ * The client's `cause` in words. In a browser it is almost always `closed`
+ * with code 1006: the browser tells a page nothing about why a WebSocket
+ * failed (refused, wrong path, broken hub all look the same), and the
+ * message says so. In Node the client knows more (refused, dns, http).
+ */
+const whyNot = (cause, everConnected) => {
+  switch (cause?.kind) {
+    case 'refused':
+      return `hub unreachable: connection refused at ${hubUrl}. Start it with npm start`;
+    case 'dns':
+      return `hub unreachable: ${cause.message}`;
+    case 'http':
+      return `hub refused the connection: HTTP ${cause.status}${cause.body ? ` ${cause.body.slice(0, 200)}` : ''}`;
+    case 'timeout':
+      return `hub not answering at ${hubUrl}: ${cause.message}`;
+    default: {
+      const message = cause?.message ?? 'the connection closed';
+      return everConnected
+        ? `connection lost: ${message}`
+        : `hub unreachable: ${hubUrl}: ${message}. Is it running? Start it with npm start`;
+    }
+  }
+};
+
 // ------------------------------------------------------------------ start
 
 const start = async () => {
@@ -121,18 +148,17 @@ const start = async () => {
       document.body.dataset.problem = '';
     }
   });
-  client.on('disconnected', ({ code, reason, willReconnect }) => {
-    // The browser tells a page nothing about why a WebSocket failed; the close code is what there is.
-    const why = reason ? `${code} ${reason}` : `code ${code}`;
-    const text = everConnected
-      ? `connection lost (${why})${willReconnect ? '; reconnecting…' : ''}`
-      : `hub unreachable: ${hubUrl} (${why}). Is it running? Start it with npm start${willReconnect ? '; retrying…' : ''}`;
+  client.on('disconnected', ({ willReconnect, cause }) => {
+    const text = `${whyNot(cause, everConnected)}${willReconnect ? '; retrying…' : ''}`;
     notice(text);
     if (!outage) show(text, { kind: 'system problem' });
     outage = text;
     document.body.dataset.problem = everConnected ? 'connection-lost' : 'unreachable';
   });
-  client.on('error', (error) => show(`error: ${error.code}: ${error.message}`, { kind: 'system problem' }));
+  // Failed connection attempts carry a cause and are already on the notice line; other errors get a line each.
+  client.on('error', (error) => {
+    if (!error.cause) show(`error: ${error.code}: ${error.message}`, { kind: 'system problem' });
+  });
 
   const refreshMembers = async () => {
     const { actors } = await client.discover('chat/*', { capability: 'chat', limit: 100 });
@@ -193,4 +219,10 @@ const start = async () => {
   document.body.dataset.ready = 'true';
 };
 
-start().catch((error) => show(`could not join: ${error.code ?? ''} ${error.message}`, { kind: 'system problem' }));
+start().catch((error) => {
+  // connect() rejected (a refusal retrying cannot fix) or a first request failed: say what to fix.
+  const text = `could not join: ${error.message}${error.resolution ? ` ${error.resolution}` : ''}`;
+  notice(text);
+  show(text, { kind: 'system problem' });
+  document.body.dataset.problem = 'could-not-join';
+});

@@ -20,6 +20,8 @@ import {
   type Unregistered,
 } from '../protocol/replies';
 import type { ClosedReason, ConnectionState } from './connection-machine';
+import { closedError, ConnectWaiters } from './connect-waiters';
+import { onNotice } from './notices';
 import { Emitter } from './emitter';
 import { HubError } from './errors';
 import { randomId } from './ids';
@@ -30,6 +32,7 @@ import { globalWebSocket } from './socket';
 import { Transport } from './transport';
 import type {
   BroadcastOptions,
+  ConnectOptions,
   HubClientEvents,
   HubClientOptions,
   HubMessage,
@@ -61,7 +64,7 @@ export class HubClient {
   private readonly session: SessionState;
   private sessionToken: string | null = null;
   private lastState: ConnectionState = 'idle';
-  private connectWaiters: { resolve: (info: ConnectedPayload) => void; reject: (err: HubError) => void }[] = [];
+  private readonly connectWaiters: ConnectWaiters;
 
   constructor(options: HubClientOptions) {
     const parsed = new URL(options.url);
@@ -117,6 +120,11 @@ export class HubClient {
         tick: (now) => this.outbox.forgetOldTells(now),
       },
     );
+    this.connectWaiters = new ConnectWaiters(
+      options.url,
+      () => this.transport.lastFailure,
+      () => void this.disconnect(),
+    );
     this.transport.start();
   }
 
@@ -153,14 +161,17 @@ export class HubClient {
 
   /**
    * Opens the connection and resolves once hub:connected arrived. While the
-   * hub is unreachable the client keeps retrying (see the reconnect policy);
-   * the promise rejects only when the client ends up closed.
+   * hub is unreachable the client keeps retrying (see the reconnect policy).
+   * The promise rejects with a HubError naming the cause (`error.cause`)
+   * when the client closes: a refusal retrying cannot fix (wrong path,
+   * invalid hub configuration, refused token), `reconnect.maxAttempts`
+   * failed attempts, or `timeoutMs` elapsed.
    */
-  connect(): Promise<ConnectedPayload> {
+  connect(options: ConnectOptions = {}): Promise<ConnectedPayload> {
     const info = this.transport.info;
     if (this.state === 'connected' && info) return Promise.resolve(info);
     return new Promise<ConnectedPayload>((resolve, reject) => {
-      this.connectWaiters.push({ resolve, reject });
+      this.connectWaiters.add(resolve, reject, options.timeoutMs);
       if (this.state === 'idle' || this.state === 'closed' || this.state === 'reconnecting') this.transport.connect();
     });
   }
@@ -332,40 +343,10 @@ export class HubClient {
   private onFrame(frame: Envelope): void {
     if (this.outbox.settle(frame)) return;
     if (frame.type.startsWith('hub:')) {
-      this.onNotice(frame);
+      onNotice(frame, this.events, this.outbox, this.transport);
     } else {
       this.session.dispatch(frame);
       this.events.emit('message', frame);
-    }
-  }
-
-  private onNotice(frame: Envelope): void {
-    const payload = (frame.payload ?? {}) as Record<string, unknown>;
-    switch (frame.type) {
-      case 'hub:pause':
-      case 'hub:resume': {
-        const paused = frame.type === 'hub:pause';
-        this.outbox.setHubPaused(paused);
-        this.events.emit('flow', {
-          paused,
-          reason: typeof payload.reason === 'string' ? payload.reason : null,
-          queueDepth: typeof payload.queueDepth === 'number' ? payload.queueDepth : null,
-        });
-        // Listeners hear of the resume before the held deliveries go out.
-        if (!paused) this.outbox.flush();
-        return;
-      }
-      case 'hub:disconnect': {
-        const reason = typeof payload.reason === 'string' ? payload.reason : '';
-        if (reason === 'duplicate_connection' || reason === 'token_expired') {
-          this.transport.endsForGood(reason, HubError.endedByHub(reason, payload.message, frame.type));
-        }
-        return;
-      }
-      default:
-        if (ERROR_REPLY_TYPES.has(frame.type)) {
-          this.events.emit('error', HubError.fromReply(frame.type, frame.payload, frame.correlationId));
-        }
     }
   }
 
@@ -387,25 +368,18 @@ export class HubClient {
       const reconnect = this.transport.connects > 1;
       if (reconnect) this.session.restore();
       this.outbox.flush();
-      for (const waiter of this.connectWaiters.splice(0)) waiter.resolve(info);
+      this.connectWaiters.resolveAll(info);
       this.events.emit('connected', { info, identity: this.identity, reconnect });
     }
     if (state === 'closed') {
       const error = this.closedError();
       this.outbox.refuseAll(error);
-      for (const waiter of this.connectWaiters.splice(0)) waiter.reject(this.transport.connectError ?? error);
+      this.connectWaiters.rejectAll(this.transport.connectError ?? this.transport.lastFailure ?? error);
     }
     this.events.emit('state', { state, previous, closedReason: state === 'closed' ? this.closedReason : null });
   }
 
   private closedError(): HubError {
-    const reason = this.closedReason ?? 'client';
-    return new HubError({
-      code: 'client_closed',
-      message: `The client is closed (${reason}).`,
-      resolution: reason === 'client' ? 'Call connect() again to reuse the client.' : 'See details.closedReason.',
-      retryable: false,
-      details: { closedReason: reason },
-    });
+    return closedError(this.closedReason ?? 'client');
   }
 }

@@ -11,7 +11,8 @@ import { assign, setup } from 'xstate';
  *
  * Any state goes to `closed` on DISCONNECT (deliberate), on a terminal close
  * (duplicate_connection 4409, version_mismatch 4400, unauthorized or
- * token_expired 4401, or the matching hub notice), or when retries run out.
+ * token_expired 4401, or the matching hub notice), on a refused upgrade that
+ * retrying cannot fix (FATAL upgrade_refused), or when retries run out.
  * `closed` accepts CONNECT again, which starts over with a fresh backoff.
  *
  * Unlike the hub's session machine, this one owns real timers (connect
@@ -70,6 +71,8 @@ export type ClosedReason =
   | 'version_mismatch'
   /** The hub refused hub:connect for another reason (for example invalid metadata). */
   | 'connect_refused'
+  /** The server refused the WebSocket upgrade in a way retrying cannot fix (HTTP 4xx but 429, invalid_configuration). */
+  | 'upgrade_refused'
   /** The connection was lost and reconnecting is turned off. */
   | 'connection_lost'
   /** `maxAttempts` reconnect attempts failed in a row. */

@@ -1,4 +1,5 @@
 import type { ErrorPayload } from '../protocol/replies';
+import type { ConnectionCause } from './causes';
 
 /**
  * Codes the client produces itself, next to the hub's own codes
@@ -17,7 +18,17 @@ export type ClientErrorCode =
   /** The bounded send queue overflowed; the oldest queued request is refused. */
   | 'queue_overflow'
   /** A frame from the hub could not be read as an envelope. */
-  | 'invalid_reply';
+  | 'invalid_reply'
+  /** Connecting failed: nothing listens at the URL (`cause.kind` "refused"). */
+  | 'connection_refused'
+  /** Connecting failed: the host name does not resolve (`cause.kind` "dns"). */
+  | 'dns_failure'
+  /** The server answered the WebSocket upgrade with an HTTP status (`cause.kind` "http"). */
+  | 'upgrade_refused'
+  /** The socket closed before hub:connected, for a reason the platform does not tell (`cause.kind` "closed"). */
+  | 'connection_failed'
+  /** No hub:connected in time (`cause.kind` "timeout"). */
+  | 'connect_timeout';
 
 /** The error every promise of the client rejects with. */
 export class HubError extends Error {
@@ -35,6 +46,8 @@ export class HubError extends Error {
   readonly replyType: string | null;
   /** Id of the request this error answers, when there is one. */
   readonly requestId: string | null;
+  /** Why connecting failed, for the connection errors (see ConnectionCause); undefined otherwise. */
+  declare readonly cause: ConnectionCause | undefined;
 
   constructor(init: {
     code: string;
@@ -45,8 +58,9 @@ export class HubError extends Error {
     extra?: Record<string, unknown>;
     replyType?: string | null;
     requestId?: string | null;
+    cause?: ConnectionCause;
   }) {
-    super(init.message);
+    super(init.message, init.cause ? { cause: init.cause } : undefined);
     this.code = init.code;
     this.resolution = init.resolution;
     this.retryable = init.retryable;
@@ -107,6 +121,12 @@ const CLIENT_ERRORS: Record<ClientErrorCode, { resolution: string; retryable: bo
     retryable: true,
   },
   invalid_reply: { resolution: 'Check that the URL points at a Signal Hub.', retryable: false },
+  // The connection codes below are normally built with their cause (src/client/causes.ts), which words the resolution.
+  connection_refused: { resolution: 'Is the hub running? Start it with npm start.', retryable: true },
+  dns_failure: { resolution: 'Check the host name in the URL.', retryable: true },
+  upgrade_refused: { resolution: 'Check the URL path: /ws or /ws/<hub>.', retryable: false },
+  connection_failed: { resolution: 'Check that the hub is running and the URL is right.', retryable: true },
+  connect_timeout: { resolution: 'Check that the hub is reachable, or pass a longer timeoutMs.', retryable: true },
 };
 
 /** Reply types that carry an error payload. */

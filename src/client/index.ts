@@ -5,6 +5,7 @@
 export { HubClient } from './client';
 export type {
   BroadcastOptions,
+  ConnectOptions,
   HubClientEvents,
   HubClientOptions,
   RegisterOptions,
@@ -26,6 +27,7 @@ export {
   type TerminalReason,
 } from './connection-machine';
 export { Emitter } from './emitter';
+export type { ConnectionCause } from './causes';
 export { HubError, type ClientErrorCode } from './errors';
 export type { SocketLike, WebSocketConstructor } from './socket';
 export * from './types';

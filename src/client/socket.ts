@@ -30,3 +30,48 @@ export const frameText = (data: unknown): string | null => {
 /** The browser's WebSocket, when there is one. */
 export const globalWebSocket = (): WebSocketConstructor | undefined =>
   (globalThis as unknown as { WebSocket?: WebSocketConstructor }).WebSocket;
+
+/**
+ * Closes `socket` on purpose and calls `done` once it is closed: after
+ * sending `goodbye` (if any) the close is left to the other side, and after
+ * `graceMs` without a close event the socket is closed from here.
+ */
+export const closeGracefully = (socket: SocketLike | null, goodbye: string | null, graceMs: number, done: () => void): void => {
+  if (!socket) {
+    done();
+    return;
+  }
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(grace);
+    socket.onclose = () => undefined;
+    done();
+  };
+  socket.onopen = () => undefined;
+  socket.onmessage = () => undefined;
+  socket.onerror = () => undefined;
+  socket.onclose = finish;
+  const grace = setTimeout(() => {
+    try {
+      socket.close(1000, 'client_disconnect');
+    } catch {
+      // Ignored: the socket is being torn down anyway.
+    }
+    finish();
+  }, graceMs);
+  if (goodbye !== null) {
+    try {
+      socket.send(goodbye);
+      return;
+    } catch {
+      // Fall through to a plain close.
+    }
+  }
+  try {
+    socket.close(1000, 'client_disconnect');
+  } catch {
+    finish();
+  }
+};

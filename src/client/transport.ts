@@ -10,9 +10,18 @@ import {
   type ConnectionState,
   type TerminalReason,
 } from './connection-machine';
+import {
+  causeOfError,
+  closeCause,
+  errorOfCause,
+  isTerminalCause,
+  timeoutCause,
+  watchUpgradeRefusal,
+  type ConnectionCause,
+} from './causes';
 import type { Emitter } from './emitter';
 import { HubError } from './errors';
-import { frameText, SOCKET_OPEN, type SocketLike, type WebSocketConstructor } from './socket';
+import { closeGracefully, frameText, SOCKET_OPEN, type SocketLike, type WebSocketConstructor } from './socket';
 import type { HubClientEvents } from './types';
 
 const DISCONNECT_GRACE_MS = 2_000;
@@ -61,6 +70,8 @@ export class Transport {
   info: ConnectedPayload | null = null;
   /** Why the latest connect was refused, for the promise of connect(). */
   connectError: HubError | null = null;
+  /** Why the latest attempt failed, since the last hub:connected; what connect() rejects with when retries run out. */
+  lastFailure: HubError | null = null;
 
   private readonly actor: Actor<typeof connectionMachine>;
   private socket: SocketLike | null = null;
@@ -69,6 +80,13 @@ export class Transport {
   /** A notice or refusal that rules out reconnecting, seen before the socket closed. */
   private pendingTerminal: { reason: TerminalReason; error: HubError } | null = null;
   private closeWaiters: (() => void)[] = [];
+  /** What the platform said about the current socket (error event, refused upgrade), before its close. */
+  private socketCause: ConnectionCause | null = null;
+  private socketOpened = false;
+  /** The machine state last seen, to notice the connect timeout, the one loss no socket event reports. */
+  private seenState: ConnectionState = 'idle';
+  /** True while this class itself reports a loss to the machine. */
+  private reporting = false;
 
   constructor(
     private readonly options: TransportOptions,
@@ -94,7 +112,41 @@ export class Transport {
         ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
       },
     });
-    this.actor.subscribe((snapshot) => this.hooks.state(snapshot.value as ConnectionState));
+    this.actor.subscribe((snapshot) => {
+      const state = snapshot.value as ConnectionState;
+      const previous = this.seenState;
+      this.seenState = state;
+      // Leaving `connecting` without a socket event or a deliberate end: the machine's connect timeout fired.
+      const timedOut =
+        previous === 'connecting' &&
+        (state === 'reconnecting' || state === 'closed') &&
+        !this.reporting &&
+        snapshot.context.closedReason !== 'client';
+      const cause = timedOut ? timeoutCause(snapshot.context.connectTimeoutMs) : null;
+      if (cause) this.failed(cause);
+      this.hooks.state(state);
+      if (cause) this.events.emit('disconnected', { code: 1006, reason: 'connect_timeout', willReconnect: state === 'reconnecting', cause });
+    });
+  }
+
+  /** Sends a loss to the machine, marked as reported by a socket event. */
+  private report(event: Parameters<Actor<typeof connectionMachine>['send']>[0]): void {
+    this.reporting = true;
+    try {
+      this.actor.send(event);
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  /** An attempt failed before hub:connected: keep its error for connect(), and tell listeners when the cause changed. */
+  private failed(cause: ConnectionCause): HubError {
+    const error = errorOfCause(cause, this.options.url);
+    const repeated = this.lastFailure?.message === error.message;
+    this.lastFailure = error;
+    // One error event per new cause: a hub that stays down for an hour does not produce an error per retry.
+    if (!repeated) this.events.emit('error', error);
+    return error;
   }
 
   start(): void {
@@ -121,11 +173,17 @@ export class Transport {
 
   connect(): void {
     this.connectError = null;
+    if (this.state === 'closed' || this.state === 'idle') this.lastFailure = null;
     this.actor.send({ type: 'CONNECT' });
   }
 
   /** Ends the connection for good; resolves once the socket is closed. */
   disconnect(): Promise<void> {
+    // Between attempts there is no socket to close: the machine goes to `closed` at once.
+    if (this.state === 'reconnecting') {
+      this.actor.send({ type: 'DISCONNECT' });
+      return Promise.resolve();
+    }
     const closed = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
     this.actor.send({ type: 'DISCONNECT' });
     return closed;
@@ -159,20 +217,28 @@ export class Transport {
 
   private openSocket(): void {
     this.pendingTerminal = null;
+    this.socketCause = null;
+    this.socketOpened = false;
     let socket: SocketLike;
     try {
       socket = new this.options.WebSocket(this.options.url);
     } catch (err) {
       // Refused synchronously (bad URL for this runtime, blocked port): treat it like a failed attempt.
-      queueMicrotask(() =>
-        this.actor.send({ type: 'SOCKET_CLOSED', code: 1006, reason: err instanceof Error ? err.message : String(err) }),
-      );
+      const reason = err instanceof Error ? err.message : String(err);
+      this.socketCause = causeOfError(err, this.options.url) ?? { kind: 'refused', code: 'constructor', message: reason };
+      queueMicrotask(() => {
+        if (this.state === 'connecting' && this.socket === null) this.onSocketLost(1006, reason);
+      });
       return;
     }
     this.socket = socket;
     this.lastReceived = Date.now();
+    watchUpgradeRefusal(socket, (cause) => {
+      if (this.socket === socket) this.socketCause = cause;
+    });
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      this.socketOpened = true;
       void this.handshake(socket);
     };
     socket.onmessage = (event: { data: unknown }) => {
@@ -186,8 +252,11 @@ export class Transport {
       this.socket = null;
       this.onSocketLost(event.code ?? 1006, event.reason ?? '');
     };
-    // A close event always follows an error event; the close decides what happens.
-    socket.onerror = () => undefined;
+    // A close event always follows an error event; the close decides what happens, the error only says why.
+    socket.onerror = (event: { error?: unknown; message?: unknown } | undefined) => {
+      if (this.socket !== socket || this.socketCause) return;
+      this.socketCause = causeOfError(event?.error ?? event, this.options.url);
+    };
   }
 
   private async handshake(socket: SocketLike): Promise<void> {
@@ -216,14 +285,21 @@ export class Transport {
   }
 
   private onSocketLost(code: number, reason: string): void {
+    const cause = this.socketCause ?? closeCause(code, reason, this.socketOpened);
     const terminal = this.pendingTerminal;
+    // A refusal the hub already explained (hub:unauthorized, ...) is not reported a second time.
+    const error = this.state === 'connecting' && !terminal ? this.failed(cause) : null;
     if (terminal) {
       if (!this.connectError) this.connectError = terminal.error;
-      this.actor.send({ type: 'FATAL', reason: terminal.reason });
+      this.report({ type: 'FATAL', reason: terminal.reason });
+    } else if (error && isTerminalCause(cause)) {
+      // A wrong path or a broken hub configuration answers the same way every time: retrying cannot help.
+      this.connectError = error;
+      this.report({ type: 'FATAL', reason: 'upgrade_refused' });
     } else {
-      this.actor.send({ type: 'SOCKET_CLOSED', code, reason });
+      this.report({ type: 'SOCKET_CLOSED', code, reason });
     }
-    this.events.emit('disconnected', { code, reason, willReconnect: this.state === 'reconnecting' });
+    this.events.emit('disconnected', { code, reason, willReconnect: this.state === 'reconnecting', cause });
   }
 
   /** Forgets the current socket at once; its late events are ignored. */
@@ -245,52 +321,20 @@ export class Transport {
   private closeSocketDeliberately(): void {
     const socket = this.socket;
     this.socket = null;
-    const done = () => {
+    // With a session, the hub acknowledges hub:disconnect and closes with 1000; the close event ends the wait.
+    const goodbye =
+      socket && socket.readyState === SOCKET_OPEN && this.connectRequestId !== null && this.info
+        ? JSON.stringify(
+            buildRequest('hub:disconnect', { reason: 'client_disconnect' }, {
+              id: this.options.nextId(),
+              from: this.identity,
+              pattern: 'tell',
+            }),
+          )
+        : null;
+    closeGracefully(socket, goodbye, DISCONNECT_GRACE_MS, () => {
       for (const waiter of this.closeWaiters.splice(0)) waiter();
-    };
-    if (!socket) {
-      done();
-      return;
-    }
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(grace);
-      socket.onclose = () => undefined;
-      done();
-    };
-    socket.onopen = () => undefined;
-    socket.onmessage = () => undefined;
-    socket.onerror = () => undefined;
-    socket.onclose = finish;
-    const grace = setTimeout(() => {
-      try {
-        socket.close(1000, 'client_disconnect');
-      } catch {
-        // Ignored: the socket is being torn down anyway.
-      }
-      finish();
-    }, DISCONNECT_GRACE_MS);
-    if (socket.readyState === SOCKET_OPEN && this.connectRequestId !== null && this.info) {
-      // The hub acknowledges and closes with 1000; the close event ends the wait.
-      const bye = buildRequest('hub:disconnect', { reason: 'client_disconnect' }, {
-        id: this.options.nextId(),
-        from: this.identity,
-        pattern: 'tell',
-      });
-      try {
-        socket.send(JSON.stringify(bye));
-        return;
-      } catch {
-        // Fall through to a plain close.
-      }
-    }
-    try {
-      socket.close(1000, 'client_disconnect');
-    } catch {
-      finish();
-    }
+    });
   }
 
   private ping(): void {
@@ -301,11 +345,12 @@ export class Transport {
     const limit = this.options.livenessTimeoutMs ?? 3 * interval + 5_000;
     if (now - this.lastReceived > limit) {
       queueMicrotask(() => {
-        this.actor.send({ type: 'LIVENESS_LOST' });
+        this.report({ type: 'LIVENESS_LOST' });
         this.events.emit('disconnected', {
           code: 1006,
           reason: 'liveness_lost',
           willReconnect: this.state === 'reconnecting',
+          cause: { kind: 'timeout', message: `nothing from the hub for more than ${limit} ms` },
         });
       });
       return;
@@ -343,6 +388,7 @@ export class Transport {
       const identity = frame.metadata.actorIdentity;
       if (typeof identity === 'string') this.identity = identity;
       this.info = info;
+      this.lastFailure = null;
       this.hooks.connected(info, Date.now());
       this.actor.send({ type: 'CONNECTED', heartbeatInterval: info.heartbeatInterval });
       return;
@@ -356,7 +402,7 @@ export class Transport {
     } else {
       // The hub keeps the socket open after other refusals (for example invalid metadata); retrying the same
       // hub:connect would be refused again, so the client stops here.
-      this.actor.send({ type: 'FATAL', reason: 'connect_refused' });
+      this.report({ type: 'FATAL', reason: 'connect_refused' });
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { Envelope } from '../protocol/envelope';
 import type { ConnectedPayload } from '../protocol/replies';
+import type { ConnectionCause } from './causes';
 import type { BackoffPolicy, ClosedReason, ConnectionState } from './connection-machine';
 import type { HubError } from './errors';
 import type { WebSocketConstructor } from './socket';
@@ -100,6 +101,17 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+export interface ConnectOptions {
+  /**
+   * Give up connecting after this long: the promise rejects with the last
+   * attempt's error (or `connect_timeout`) and the client stops trying, as
+   * after disconnect(). Default: no limit; the promise then settles when
+   * the client connects or closes (a refusal retrying cannot fix, or
+   * `reconnect.maxAttempts` failed attempts).
+   */
+  timeoutMs?: number;
+}
+
 export interface RegisterOptions extends RequestOptions {
   capabilities?: string[];
   /** Registration metadata (payload.metadata), visible in discover and list results. */
@@ -136,13 +148,20 @@ export interface HubClientEvents extends Record<string, unknown> {
   state: StateChange;
   /** Each successful hub:connect, the first and every reconnect. */
   connected: { info: ConnectedPayload; identity: string; reconnect: boolean };
-  /** The socket was lost or closed. */
-  disconnected: { code: number; reason: string; willReconnect: boolean };
+  /**
+   * The socket was lost or closed, or a connect attempt failed: `cause` says
+   * why (connection refused, DNS, the HTTP answer to a refused upgrade, the
+   * close code, a timeout), as far as the platform tells.
+   */
+  disconnected: { code: number; reason: string; willReconnect: boolean; cause: ConnectionCause };
   /** Registrations and subscriptions were restored after a reconnect. */
   restored: { registrations: number; subscriptions: number; failed: number };
   /** A message another actor sent (send, broadcast or publication). */
   message: HubMessage;
-  /** Errors nobody awaits: refused tells, failed restores, unreadable frames, uncorrelated hub errors. */
+  /**
+   * Errors nobody awaits: refused tells, failed restores, unreadable frames, uncorrelated hub errors, and
+   * failed connect attempts (with `error.cause`; one event per new cause, not one per retry).
+   */
   error: HubError;
   /** The hub asked this client to slow down (paused: true) or let it go on. */
   flow: { paused: boolean; reason: string | null; queueDepth: number | null };

@@ -244,15 +244,18 @@ describe('browser chat example', () => {
     });
   }
 
-  it.skipIf(!hasChromium)('a hub that does not answer shows "hub unreachable: <url>" in words', async () => {
+  it.skipIf(!hasChromium)('a hub that does not answer shows "hub unreachable: <url>" and the cause in words', async () => {
     const [port] = (await freePorts(1)) as [number];
     const url = `ws://127.0.0.1:${port}/ws/chat`;
     const page = await browser.newPage();
     await page.setViewportSize(PHONE);
     await page.goto(`${pagesUrl}/?${new URLSearchParams({ hub: url, name: 'nora' })}`);
     await page.waitForSelector('body[data-problem="unreachable"]', { timeout: 20_000 });
-    expect(await page.textContent('#notice')).toContain(`hub unreachable: ${url}`);
-    expect(await page.textContent('#notice')).toContain('npm start');
+    const text = await page.textContent('#notice');
+    expect(text).toContain(`hub unreachable: ${url}`);
+    // The client's cause, in words: a browser only ever sees a 1006 close, and the page says so.
+    expect(text).toContain('the connection failed before the WebSocket opened (code 1006); the browser does not expose why');
+    expect(text).toContain('Start it with npm start; retrying…');
     await screenshot(page, 'chat-hub-unreachable.png');
     await page.close();
   });

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { HubClient, type HubClientOptions } from '../../src/client/client';
 import type { ConnectionState } from '../../src/client/connection-machine';
 import { HubError } from '../../src/client/errors';
-import type { HubMessage } from '../../src/client/types';
+import type { HubClientEvents, HubMessage } from '../../src/client/types';
 import { startDevServer, type DevServer } from './support/dev-server';
 import { PING_FRAME } from '../../src/protocol/ping';
 
@@ -187,7 +187,7 @@ describe('client against wrangler dev (short heartbeat)', () => {
     const news: unknown[] = [];
     await carol.client.subscribe('news', (m) => news.push(m.payload), { from: '@(e2e/carol/inbox)' });
 
-    const disconnects: { code: number; reason: string; willReconnect: boolean }[] = [];
+    const disconnects: HubClientEvents['disconnected'][] = [];
     carol.client.on('disconnected', (d) => {
       disconnects.push(d);
       control.silent = false;
@@ -202,7 +202,12 @@ describe('client against wrangler dev (short heartbeat)', () => {
     control.silent = true;
     await waitFor(() => disconnects.length > 0, 15_000, 'the hub closing the silent session');
     expect(control.swallowed).toBeGreaterThan(0);
-    expect(disconnects[0]).toEqual({ code: 4408, reason: 'heartbeat_timeout', willReconnect: true });
+    expect(disconnects[0]).toEqual({
+      code: 4408,
+      reason: 'heartbeat_timeout',
+      willReconnect: true,
+      cause: { kind: 'closed', code: 4408, reason: 'heartbeat_timeout', message: 'the connection closed with code 4408 (heartbeat_timeout)' },
+    });
     expect(await restored).toEqual({ registrations: 1, subscriptions: 1, failed: 0 });
     expect(carol.client.state).toBe('connected');
     expect(carol.states).toEqual(['connecting', 'connected', 'reconnecting', 'connecting', 'connected']);

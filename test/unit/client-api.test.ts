@@ -450,7 +450,14 @@ describe('HubClient: liveness', () => {
     await vi.advanceTimersByTimeAsync(1_000); // 3 s of silence at the third ping
     expect(client.state).toBe('reconnecting');
     expect(socket.closedByClient).not.toBeNull();
-    expect(disconnected).toEqual([{ code: 1006, reason: 'liveness_lost', willReconnect: true }]);
+    expect(disconnected).toEqual([
+      {
+        code: 1006,
+        reason: 'liveness_lost',
+        willReconnect: true,
+        cause: { kind: 'timeout', message: expect.stringContaining('nothing from the hub for more than') },
+      },
+    ]);
     await vi.advanceTimersByTimeAsync(100);
     expect(FakeSocket.instances).toHaveLength(2);
   });
@@ -489,7 +496,14 @@ describe('HubClient: reconnect', () => {
     client.on('disconnected', (d) => disconnected.push(d));
     socket.drop(4408, 'heartbeat_timeout');
     expect(client.state).toBe('reconnecting');
-    expect(disconnected).toEqual([{ code: 4408, reason: 'heartbeat_timeout', willReconnect: true }]);
+    expect(disconnected).toEqual([
+      {
+        code: 4408,
+        reason: 'heartbeat_timeout',
+        willReconnect: true,
+        cause: { kind: 'closed', code: 4408, reason: 'heartbeat_timeout', message: 'the connection closed with code 4408 (heartbeat_timeout)' },
+      },
+    ]);
     expect(await inFlight).toMatchObject({ error: { code: 'connection_lost', retryable: true } });
 
     // Sends made while reconnecting wait in order.

@@ -109,6 +109,14 @@ export class FakeSocket implements SocketLike {
     this.finishClose(code, reason);
   }
 
+  /** A connection that fails the way `ws` reports it: an error event carrying `error`, then a close with 1006. */
+  fail(error: { code?: string; message: string }): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onerror?.({ error, message: error.message });
+    this.onclose?.({ code: 1006, reason: '' });
+  }
+
   private finishClose(code: number, reason: string): void {
     if (this.readyState === 3) return;
     this.readyState = 3;
@@ -134,3 +142,44 @@ export const hubFrame = (
   ttl: null,
   signature: null,
 });
+
+/**
+ * A FakeSocket with the part of `ws`'s API the client uses for a refused
+ * upgrade: the `unexpected-response` event with the HTTP response, and
+ * terminate(), after which ws emits an error and a 1006 close.
+ */
+export class FakeNodeSocket extends FakeSocket {
+  private listeners: ((req: unknown, res: unknown) => void)[] = [];
+  terminated = false;
+
+  once(event: string, fn: (req: unknown, res: unknown) => void): void {
+    if (event === 'unexpected-response') this.listeners.push(fn);
+  }
+
+  terminate(): void {
+    this.terminated = true;
+    this.fail({ message: 'WebSocket was closed before the connection was established' });
+  }
+
+  /**
+   * The server answers the upgrade with `status` and `body`, sent in `chunks`
+   * pieces. With no listener, ws fails with "Unexpected server response".
+   */
+  refuseUpgrade(status: number, body: string, chunks = 1): void {
+    const listeners = this.listeners.splice(0);
+    if (listeners.length === 0) {
+      this.fail({ message: `Unexpected server response: ${status}` });
+      return;
+    }
+    const handlers: Record<string, ((arg?: unknown) => void)[]> = {};
+    const res = {
+      statusCode: status,
+      setEncoding: () => undefined,
+      on: (event: string, fn: (arg?: unknown) => void) => (handlers[event] ??= []).push(fn),
+    };
+    for (const fn of listeners) fn({}, res);
+    const size = Math.ceil(body.length / chunks);
+    for (let i = 0; i < body.length && !this.terminated; i += size) for (const fn of handlers.data ?? []) fn(body.slice(i, i + size));
+    if (!this.terminated) for (const fn of handlers.end ?? []) fn();
+  }
+}

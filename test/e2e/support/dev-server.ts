@@ -32,6 +32,11 @@ export interface DevServerOptions {
   config?: string;
   /** The checkout to snapshot; the repository this file lives in by default. */
   root?: string;
+  /**
+   * The GET /health status that means the server is up. 200 by default; a
+   * test of a broken configuration waits for the 500 the Worker answers then.
+   */
+  readyStatus?: number;
 }
 
 /**
@@ -199,12 +204,12 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
       try {
         const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
         await res.arrayBuffer();
-        if (res.status === 200) break;
+        if (res.status === (options.readyStatus ?? 200)) break;
         lastProblem = `GET /health answered ${res.status}`;
       } catch (err) {
         lastProblem = err instanceof Error ? err.message : String(err);
       }
-      if (Date.now() > deadline) throw new Error(`GET /health not 200 within ${STARTUP_CAP_MS} ms (${lastProblem})`);
+      if (Date.now() > deadline) throw new Error(`GET /health not ${options.readyStatus ?? 200} within ${STARTUP_CAP_MS} ms (${lastProblem})`);
       await sleep(250);
     }
   } catch (err) {

@@ -39,9 +39,10 @@ const percentile = (xs: number[], p: number): number | null => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 };
 
-const textOf = (data: unknown): string => (Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
+export const textOf = (data: unknown): string => (Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
 
-const join = async (side: FairSide, server: DevServer, room: string, name: string): Promise<Peer> => {
+/** A session of either side; also used by the refusal scenario (refusal.ts). */
+export const join = async (side: FairSide, server: DevServer, room: string, name: string): Promise<Peer> => {
   const address = `@(bench/${room}/${name})`;
   if (side === 'baseline') {
     return { client: await WsTestClient.open(`${server.wsUrl}/ws/${room}?id=${name}`, name), address: name };

@@ -14,6 +14,7 @@ import { WsTestClient, type Frame } from '../test/e2e/support/ws-client';
 import { buildRequest } from '../src/protocol/build';
 import { HUB_ADDRESS } from '../src/protocol/envelope';
 import { ASKERS, ASK_EVERY_MS, ASK_TIMEOUT_MS, fairnessRun } from './fairness';
+import { refusalRuns } from './refusal';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BASELINE_CONFIG = 'bench/baseline/wrangler.toml';
@@ -26,7 +27,7 @@ const BASELINE_CONFIG = 'bench/baseline/wrangler.toml';
 export const RAISED_LIMITS = { RATE_LIMIT_PER_SECOND: 1_000_000, RATE_LIMIT_BURST: 1_000_000 } as const;
 
 /** In run order: memory on fresh processes, then fan-out, which can reuse the memory room while it is young. */
-export const SCENARIOS = ['memory', 'broadcast', 'publish', 'connect', 'tell', 'ask', 'fairness', 'framecost'] as const;
+export const SCENARIOS = ['memory', 'broadcast', 'publish', 'connect', 'tell', 'ask', 'fairness', 'refusal', 'framecost'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -951,6 +952,22 @@ const runScenario = async (
       if (shipped) report.metrics.push(...collect(name, label('hub with shipped limits'), specs, limited));
       return;
     }
+    case 'refusal': {
+      // The hub with its shipped limits (refusing) against the baseline echoing the same flood; see refusal.ts.
+      if (!shipped) return;
+      const base = targets.find((t) => t.side === 'baseline')!;
+      const hubCpu = findWorkerd(shipped.pid, Number(new URL(shipped.baseUrl).port)).runtime;
+      const seconds = Math.min(3, o.floodSeconds);
+      const sides = { hub: { server: shipped, cpu: () => cpuMs(hubCpu) }, baseline: { server: base.server, cpu: () => cpuMs(base.procs.runtime) } };
+      const runs = (await refusalRuns(sides, o.repeat, seconds, () => room('refuse'))) as unknown as Record<Side, Runs[]>;
+      report.metrics.push(
+        ...collect(name, `refusal, one session floods an empty bucket for ${seconds} s (baseline: echoes)`, [
+          { key: 'cpuUsPerFrame', metric: 'runtime CPU us per refused frame', unit: 'us', better: 'lower' },
+          { key: 'answered', metric: 'frames answered', unit: 'count', better: 'higher' },
+        ], runs),
+      );
+      return;
+    }
     case 'connect': {
       const runs = await alternate(targets, o.repeat, (t) => connectRun(t, o));
       report.metrics.push(
@@ -1199,9 +1216,9 @@ export const runBench = async (o: Options, log: (line: string) => void = (l) => 
       report.processGroups = servers.map((s) => s.pid);
     }
     const [hubServer, baseServer] = servers as [DevServer, DevServer];
-    // Fairness also runs the hub with its shipped rate limits, where the flood is refused.
+    // Fairness and refusal also run the hub with its shipped rate limits, where the flood is refused.
     let shippedServer: DevServer | undefined;
-    if (o.only.includes('fairness')) {
+    if (o.only.includes('fairness') || o.only.includes('refusal')) {
       shippedServer = await startWithRetry({ vars: { ...o.hubVars } });
       servers.push(shippedServer);
       report.processGroups = servers.map((s) => s.pid);

@@ -222,10 +222,18 @@ export class SignalHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const connId = this.connOf(ws);
     if (!connId) return; // inspector frames are ignored
-    this.sockets.set(connId, ws);
+    if (this.sockets.get(connId) !== ws) this.sockets.set(connId, ws);
     if (!this.config.authEnabled) {
+      // The hot path: no closure per frame (run() would need one), same handling otherwise.
       const hub = this.hub();
-      this.run(() => hub.frame(connId, message, Date.now()), connId);
+      let effects: Effect[];
+      try {
+        effects = hub.frame(connId, message, Date.now());
+      } catch (err) {
+        this.coreFailed(err, connId);
+        return;
+      }
+      this.perform(effects);
       return;
     }
     // Token checks are asynchronous and the runtime may deliver the next frame
@@ -279,42 +287,48 @@ export class SignalHub extends DurableObject<Env> {
     try {
       effects = step();
     } catch (err) {
-      this.core = null;
-      writeLog({
-        level: 'error',
-        event: 'hub.internal_error',
-        connId,
-        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-      });
-      if (connId) {
-        this.safeSend(
-          this.socket(connId),
-          JSON.stringify({
-            id: crypto.randomUUID(),
-            from: HUB_ADDRESS,
-            to: '@(unknown)',
-            ...errorReply({
-              code: 'internal_error',
-              message: 'The hub failed while handling this message.',
-              // No request id is known here, unlike the core's own internal_error.
-              resolution: 'Retry the request; if it keeps failing, report the time to the hub operator.',
-            }),
-            pattern: 'tell',
-            correlationId: null,
-            timestamp: Date.now(),
-            metadata: {},
-            ttl: null,
-            signature: null,
-          }),
-        );
-      }
+      this.coreFailed(err, connId);
       return;
     }
     this.perform(effects);
   }
 
+  /** See run(): log, answer the sender, drop the in-memory core. */
+  private coreFailed(err: unknown, connId: string | undefined): void {
+    this.core = null;
+    writeLog({
+      level: 'error',
+      event: 'hub.internal_error',
+      connId,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    if (connId) {
+      this.safeSend(
+        this.socket(connId),
+        JSON.stringify({
+          id: crypto.randomUUID(),
+          from: HUB_ADDRESS,
+          to: '@(unknown)',
+          ...errorReply({
+            code: 'internal_error',
+            message: 'The hub failed while handling this message.',
+            // No request id is known here, unlike the core's own internal_error.
+            resolution: 'Retry the request; if it keeps failing, report the time to the hub operator.',
+          }),
+          pattern: 'tell',
+          correlationId: null,
+          timestamp: Date.now(),
+          metadata: {},
+          ttl: null,
+          signature: null,
+        }),
+      );
+    }
+  }
+
   private perform(effects: Effect[]): void {
-    for (const effect of effects) {
+    for (let i = 0; i < effects.length; i++) {
+      const effect = effects[i]!;
       switch (effect.kind) {
         case 'send':
           this.safeSend(this.socket(effect.conn), effect.frame);

@@ -150,7 +150,11 @@ export const releaseBuffer = (turn: Turn, session: Session): void => {
 export const hasJobs = (kv: KvStore): boolean => kv.count(JOB, '') > 0;
 
 /** Deliveries waiting anywhere: queued fan-out recipients plus pause buffers. */
-export const queuedDeliveries = (kv: KvStore): number => kv.count(JOB_RECIPIENT, '') + kv.count(BUF, '');
+export const queuedDeliveries = (kv: KvStore): number => {
+  let queued = kv.count(BUF, '');
+  for (const [, job] of kv.scan<Job>(JOB, '')) queued += job.remaining;
+  return queued;
+};
 
 export const enqueueJob = (
   turn: Turn,
@@ -171,11 +175,35 @@ export const enqueueJob = (
     failed: job.failed ?? 0,
   };
   kv.put(JOB, seqKey(seq), stored);
-  recipients.forEach((r, i) => kv.put(JOB_RECIPIENT, key(seqKey(seq), seqKey(i)), r));
+  // One row per batch, not per recipient: a fan-out to 1000 wrote and later
+  // deleted 900 rows, most of its storage work (issue 11). Each batch is cut
+  // to the threshold in force now and delivered whole by one alarm.
+  const size = turn.config.broadcastSyncThreshold;
+  for (let i = 0; i * size < recipients.length; i++) {
+    kv.put(JOB_RECIPIENT, key(seqKey(seq), seqKey(i)), recipients.slice(i * size, (i + 1) * size));
+  }
   sender.flow.queued += recipients.length;
   turn.dirty.add(sender);
   turn.jobsAdded = true;
   return stored;
+};
+
+/**
+ * Takes the next batch of a job's recipients out of storage: one row holding
+ * the batch, or, for a job queued before batches were stored as one row, up
+ * to `size` rows of one recipient each. The deletes commit with the batch's
+ * sends (same turn), so an eviction neither loses nor repeats a recipient.
+ */
+const nextBatch = (kv: KvStore, jobKey: string, size: number): Recipient[] => {
+  const [first] = kv.scan<Recipient[] | Recipient>(JOB_RECIPIENT, jobKey + SEP, 1);
+  if (!first) return [];
+  if (Array.isArray(first[1])) {
+    kv.delete(JOB_RECIPIENT, first[0]);
+    return first[1];
+  }
+  const rows = kv.scan<Recipient>(JOB_RECIPIENT, jobKey + SEP, size);
+  for (const [rowKey] of rows) kv.delete(JOB_RECIPIENT, rowKey);
+  return rows.map(([, r]) => r);
 };
 
 /**
@@ -188,9 +216,9 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
   const [first] = kv.scan<Job>(JOB, '', 1);
   if (!first) return false;
   const [jobKey, job] = first;
-  const batch = kv.scan<Recipient>(JOB_RECIPIENT, jobKey + SEP, turn.config.broadcastSyncThreshold);
+  const batch = nextBatch(kv, jobKey, turn.config.broadcastSyncThreshold);
   const flat: FlatFrame = { head: job.head, tail: job.tail };
-  for (const [rKey, r] of batch) {
+  for (const r of batch) {
     // A queued send's ask stops waiting here: answered now, or waiting anew in a pause buffer.
     if (job.kind === 'send') settlePending(turn, job.ack);
     const target = hub.session(r.connId);
@@ -201,7 +229,6 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
       job.failed++;
       if (job.kind === 'send' && job.ack) sendUnknownActor(turn, job.ack);
     }
-    kv.delete(JOB_RECIPIENT, rKey);
   }
   job.remaining -= batch.length;
   if (job.remaining <= 0 || batch.length === 0) kv.delete(JOB, jobKey);

@@ -1,4 +1,5 @@
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
+import { quote } from './json-text';
 import { isReserved } from './reserved';
 
 /**
@@ -18,37 +19,40 @@ export interface FlatSpec {
   payload: unknown;
   timestamp: number;
   ttl: number | null;
-  metadata: Record<string, unknown>;
+  /** The merged metadata, already JSON (`forwardMetadataJson`). */
+  metadataJson: string;
 }
 
 let stringifyCalls = 0;
 /** How many bodies were serialised so far (the fan-out test checks it does not grow per recipient). */
 export const flatStringifyCount = (): number => stringifyCalls;
 
+/**
+ * The text JSON.stringify gives for the message object
+ * `{ id, from, to, type, payload, pattern: 'tell', correlationId: null,
+ * timestamp, metadata, ttl, signature: null }`, split around `to`, written by
+ * concatenation: building that object and its merged metadata, then cutting
+ * the result apart, was most of this module's ~10 % of a routed tell (issue
+ * 11). Only the payload goes through JSON.stringify. Finite numbers print the
+ * same through String() as through JSON.stringify (timestamps and ttls are
+ * finite: the envelope schema says so). test/unit/flat.test.ts compares
+ * with JSON.stringify of the object on random input.
+ */
 export const flatFrame = (spec: FlatSpec): FlatFrame => {
   // Last line of defence: a frame built here reaches other actors, and none may look like the hub's own.
   if (isReserved(spec.from)) throw new Error(`refusing to forward a frame from the reserved address ${spec.from}`);
   stringifyCalls++;
-  const head = JSON.stringify({ id: spec.id, from: spec.from });
-  const tail = JSON.stringify({
-    type: spec.type,
-    payload: spec.payload,
-    pattern: 'tell',
-    // Deliveries are never replies: clients match replies by correlationId.
-    correlationId: null,
-    timestamp: spec.timestamp,
-    metadata: spec.metadata,
-    ttl: spec.ttl,
-    signature: null,
-  });
-  return { head: `${head.slice(0, -1)},"to":`, tail: `,${tail.slice(1)}` };
+  const head = '{"id":' + quote(spec.id) + ',"from":' + quote(spec.from) + ',"to":';
+  // Deliveries are never replies (correlationId null): clients match replies by correlationId.
+  const tail =
+    ',"type":' + quote(spec.type) +
+    ',"payload":' + JSON.stringify(spec.payload) +
+    ',"pattern":"tell","correlationId":null,"timestamp":' + String(spec.timestamp) +
+    ',"metadata":' + spec.metadataJson +
+    ',"ttl":' + (spec.ttl === null ? 'null' : String(spec.ttl)) +
+    ',"signature":null}';
+  return { head, tail };
 };
-
-// Surrogates included: JSON.stringify escapes a lone one as "\ud800", which
-// keeps the frame valid UTF-8 even if an ill-formed address ever got this far.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
-/** A JSON string literal for an address; addresses almost never need escaping. */
-const quote = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
 export const frameFor = (flat: FlatFrame, to: string): string => flat.head + quote(to) + flat.tail;
 
@@ -60,3 +64,30 @@ export const forwardMetadata = (envelope: Envelope, extra: Record<string, unknow
   via: HUB_ADDRESS,
   originalMessageId: envelope.id,
 });
+
+const FORWARD_KEYS = ['forwarded', 'via', 'originalMessageId'] as const;
+const VIA_JSON = JSON.stringify(HUB_ADDRESS);
+
+/**
+ * `JSON.stringify(forwardMetadata(envelope, extra))` without building the
+ * merged object. When the sender's metadata has none of the keys the hub adds,
+ * the merge only appends them, so the text is the sender's metadata with them
+ * written before its closing brace; a sender that sets one of them itself (its
+ * value is then replaced in place) takes the general path.
+ */
+export const forwardMetadataJson = (envelope: Envelope, extra: Record<string, unknown> | null = null): string => {
+  const metadata = envelope.metadata;
+  for (const key of FORWARD_KEYS) if (Object.hasOwn(metadata, key)) return JSON.stringify(forwardMetadata(envelope, extra ?? {}));
+  let added = '';
+  if (extra !== null) {
+    for (const key in extra) {
+      if (Object.hasOwn(metadata, key)) return JSON.stringify(forwardMetadata(envelope, extra));
+      added += JSON.stringify(key) + ':' + JSON.stringify(extra[key]) + ',';
+    }
+  }
+  const own = JSON.stringify(metadata);
+  return (
+    (own.length === 2 ? '{' : own.slice(0, -1) + ',') + added +
+    '"forwarded":true,"via":' + VIA_JSON + ',"originalMessageId":' + quote(envelope.id) + '}'
+  );
+};

@@ -2,6 +2,7 @@ import type { CloseParams, NoticeParams, SessionEvent } from '../../machines/ses
 import type { HubConfig } from '../config';
 import { HUB_ADDRESS, envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { FORWARDING_TYPES, isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
+import { fastEnvelope, fastPayloads } from '../protocol/fast-parse';
 import type { Metrics } from '../protocol/replies';
 import { byteLength, echoable, illFormedError, illFormedIssue, sniffId } from '../protocol/strings';
 import type { AuthInput } from './auth';
@@ -357,7 +358,10 @@ export class HubCore implements HubOps {
     const illFormed = illFormedIssue(text, obj);
     if (illFormed) return turn.error(session.connId, replyTo, rawId, illFormedError(illFormed), sessionId);
 
-    const parsed = envelopeSchema.safeParse(obj);
+    // Every string is well-formed from here, which the hand-written check relies on; it answers for
+    // valid frames of the usual shape, zod decides the rest (fast-parse.ts).
+    const fast = fastEnvelope(obj);
+    const parsed = fast !== undefined ? { success: true as const, data: fast } : envelopeSchema.safeParse(obj);
     if (!parsed.success) {
       const from = typeof obj.from === 'string' && /^@\([^)]+\)$/.test(obj.from) ? obj.from : replyTo;
       turn.error(
@@ -413,8 +417,8 @@ export class HubCore implements HubOps {
       return;
     }
     if (refuseReservedSender(req)) return;
-    const schema = requestSchemas[type];
-    const payload = schema.safeParse(envelope.payload);
+    const fast = fastPayloads[type]?.(envelope.payload);
+    const payload = fast !== undefined ? { success: true as const, data: fast } : requestSchemas[type].safeParse(envelope.payload);
     if (!payload.success) {
       req.fail({
         code: 'invalid_message',
@@ -485,26 +489,28 @@ export class HubCore implements HubOps {
 
   /** Frames sent and errors go to the turn's origin (see Turn.origin), else the receiving session, or the base once it is ending. */
   private attribute(turn: Turn): void {
-    const target = (conn: string): Session | null => {
-      const session = turn.origin && counts(turn.origin) ? turn.origin : this.sessions.get(conn);
-      if (session && counts(session)) {
-        turn.dirty.add(session);
-        return session;
-      }
-      this.baseDirty = true;
-      return null;
-    };
     for (const e of turn.effects) {
       if (e.kind !== 'send') continue;
-      const session = target(e.conn);
+      const session = this.countedBy(turn, e.conn);
       if (session) session.stats.sent++;
       else this.base.messagesSent++;
     }
     for (const conn of turn.errorConns) {
-      const session = target(conn);
+      const session = this.countedBy(turn, conn);
       if (session) session.stats.errors++;
       else this.base.errors++;
     }
+  }
+
+  /** The session whose stats count a frame sent to `conn` this turn, or null for the base (marked dirty). A method, not a closure per turn. */
+  private countedBy(turn: Turn, conn: string): Session | null {
+    const session = turn.origin && counts(turn.origin) ? turn.origin : this.sessions.get(conn);
+    if (session && counts(session)) {
+      turn.dirty.add(session);
+      return session;
+    }
+    this.baseDirty = true;
+    return null;
   }
 
   private turn(now: number): Turn {

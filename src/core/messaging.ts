@@ -1,7 +1,7 @@
 import { HUB_ADDRESS, isCanonicalAddress } from '../protocol/envelope';
 import { permits, permitsBroadcast } from './auth';
 import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack } from './delivery';
-import { flatFrame, forwardMetadata, frameFor, type FlatFrame } from './flat';
+import { flatFrame, forwardMetadataJson, frameFor, type FlatFrame } from './flat';
 import { refusePendingAskOverCap, refuseSubscriptionOverCap } from './limits';
 import type { HandlerTable, Request } from './request';
 import type { Turn } from './turn';
@@ -43,7 +43,7 @@ const fanOut = (req: Request, kind: 'broadcast' | 'publish', flat: FlatFrame, re
 };
 
 /** The flat message a request forwards: the application type and data, from the verified sender. */
-const forwarded = (req: Request, p: { type: string; data?: unknown }, extraMetadata: Record<string, unknown> = {}): FlatFrame =>
+const forwarded = (req: Request, p: { type: string; data?: unknown }, extraMetadata: Record<string, unknown> | null = null): FlatFrame =>
   flatFrame({
     id: req.turn.host.ids.id(),
     from: req.envelope.from,
@@ -52,7 +52,7 @@ const forwarded = (req: Request, p: { type: string; data?: unknown }, extraMetad
     // The original timestamp keeps the sender's ttl meaning the same deadline.
     timestamp: req.envelope.timestamp,
     ttl: req.envelope.ttl,
-    metadata: forwardMetadata(req.envelope, extraMetadata),
+    metadataJson: forwardMetadataJson(req.envelope, extraMetadata),
   });
 
 export const messagingHandlers: HandlerTable = {

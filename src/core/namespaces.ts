@@ -14,7 +14,7 @@ export const NS = {
   buffer: 'buf',
   /** Queued fan-out jobs, by sequence. */
   job: 'job',
-  /** A queued job's remaining recipients, by job and index. */
+  /** A queued job's remaining recipients, one row per batch, by job and batch index (older jobs: one row per recipient). */
   jobRecipient: 'jobr',
   /** Hub-wide values: the job sequence, stored counters, the delivery-rate window. */
   meta: 'meta',

@@ -3,6 +3,7 @@ import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
 import { errorReply, type ErrorSpec } from '../protocol/errors';
 import type { HubMessageType, HubPayloads, ReplyMetadata } from '../protocol/replies';
 import type { Effect } from './effects';
+import { envelopeText } from './json-text';
 import type { LogEntry } from './log';
 import { Logger } from './log';
 import type { AuthInput } from './auth';
@@ -47,18 +48,22 @@ export class Turn {
   origin: Session | null = null;
   /** Token verdict for this frame, computed by the shell before the core runs (auth on only). */
   auth: AuthInput | undefined = undefined;
-  readonly log: Logger;
+  private logger: Logger | null = null;
 
   constructor(
     readonly now: number,
     readonly config: HubConfig,
     readonly host: HubHost,
-  ) {
-    this.log = new Logger(config.logLevel, (entry: LogEntry) => this.effects.push({ kind: 'log', entry }));
+  ) {}
+
+  /** Built on first use: most turns log nothing, and a logger with its sink closure per frame is waste. */
+  get log(): Logger {
+    return (this.logger ??= new Logger(this.config.logLevel, (entry: LogEntry) => this.effects.push({ kind: 'log', entry })));
   }
 
   send(conn: string, message: Omit<Envelope, 'id' | 'timestamp'> & { id?: string }): void {
-    const frame = JSON.stringify({
+    // JSON.stringify of the envelope, written directly (json-text.ts).
+    const frame = envelopeText({
       id: message.id ?? this.host.ids.id(),
       from: message.from,
       to: message.to,

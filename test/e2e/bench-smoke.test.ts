@@ -78,7 +78,7 @@ describe('bench smoke mode', () => {
       if (m.key === 'lossPct' || m.key === 'failures') {
         expect(m.hub, where).toBe(0);
         expect(m.baseline, where).toBe(0);
-      } else if (m.key === 'cpuMs' || m.key === 'cpuUsPerMsg') {
+      } else if (m.key === 'cpuMs' || m.key === 'cpuUsPerMsg' || m.key === 'cpuUsPerFrame') {
         // CPU time comes in 10 ms ticks, so a tiny run may round down to zero.
         expect(m.hub!, where).toBeGreaterThanOrEqual(0);
         expect(m.baseline!, where).toBeGreaterThanOrEqual(0);
@@ -107,7 +107,8 @@ describe('bench smoke mode', () => {
     }
 
     expect(keys('fairness')).toEqual(['p50', 'p99', 'served', 'floodRate', 'p50', 'p99', 'served', 'floodRate']);
-    // The hub, the baseline, and the hub with its shipped limits for the fairness scenario.
+    expect(keys('refusal')).toEqual(['cpuUsPerFrame', 'answered']);
+    // The hub, the baseline, and the hub with its shipped limits for the fairness and refusal scenarios.
     expect(report.processGroups).toHaveLength(3);
     for (const pgid of report.processGroups) expect(groupAlive(pgid), `process group ${pgid}`).toBe(false);
   });

@@ -87,6 +87,6 @@ describe('reserved addresses (issue 12 §3)', () => {
   });
 
   it('the flat-frame builder refuses a reserved sender outright', () => {
-    expect(() => flatFrame({ id: 'x', from: HUB_ADDRESS, type: 't', payload: null, timestamp: 0, ttl: null, metadata: {} })).toThrow(/reserved/);
+    expect(() => flatFrame({ id: 'x', from: HUB_ADDRESS, type: 't', payload: null, timestamp: 0, ttl: null, metadataJson: '{}' })).toThrow(/reserved/);
   });
 });

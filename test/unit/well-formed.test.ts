@@ -196,7 +196,7 @@ describe('the frame builders cannot emit ill-formed text', () => {
   it('a flat frame is well-formed whatever strings it is given', () => {
     fc.assert(
       fc.property(text, text, (a, b) => {
-        const flat = flatFrame({ id: a, from: `@(${a})`, type: b, payload: { [a]: b }, timestamp: 1, ttl: null, metadata: { [b]: a } });
+        const flat = flatFrame({ id: a, from: `@(${a})`, type: b, payload: { [a]: b }, timestamp: 1, ttl: null, metadataJson: JSON.stringify({ [b]: a }) });
         const frame = frameFor(flat, `@(${b})`);
         expect(isWellFormed(frame)).toBe(true);
         expect(JSON.parse(frame).to).toBe(`@(${b})`);

@@ -1,0 +1,57 @@
+/**
+ * JSON text written by concatenation, byte for byte what JSON.stringify
+ * writes. The hub's outgoing frames have a fixed key order, and building an
+ * object per frame only to have JSON.stringify walk it again was the largest
+ * single cost of a refused frame (~14 %, issue 11) and a large part of the
+ * forwarded one. test/unit/json-text.test.ts compares with JSON.stringify.
+ */
+
+/** Characters JSON.stringify may escape; any surrogate too, since it escapes the unpaired ones. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
+
+/** A JSON string literal; ids, addresses and types almost never need escaping. */
+export const quote = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
+
+/** JSON.stringify(v), with the common scalars written directly; undefined for what it omits. */
+export const jsonText = (v: unknown): string | undefined => {
+  if (typeof v === 'string') return quote(v);
+  if (v === null) return 'null';
+  // String() prints a finite number exactly as JSON.stringify does (-0 as 0 too).
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return JSON.stringify(v);
+};
+
+/** `,"key":value`, or nothing where JSON.stringify would leave the key out. */
+const member = (key: string, v: unknown): string => {
+  const text = jsonText(v);
+  return text === undefined ? '' : `,"${key}":${text}`;
+};
+
+export interface EnvelopeFields {
+  id: string;
+  from: unknown;
+  to: unknown;
+  type: unknown;
+  payload: unknown;
+  pattern: unknown;
+  correlationId: unknown;
+  timestamp: number;
+  metadata: unknown;
+  ttl: unknown;
+  signature: unknown;
+}
+
+/** JSON.stringify of an envelope with its keys in protocol order. */
+export const envelopeText = (f: EnvelopeFields): string =>
+  '{"id":' + quote(f.id) +
+  member('from', f.from) +
+  member('to', f.to) +
+  member('type', f.type) +
+  member('payload', f.payload) +
+  member('pattern', f.pattern) +
+  member('correlationId', f.correlationId) +
+  member('timestamp', f.timestamp) +
+  member('metadata', f.metadata) +
+  member('ttl', f.ttl) +
+  member('signature', f.signature) +
+  '}';

@@ -1,7 +1,7 @@
-import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { HubClient, expectError, freshHub, hibernate } from '../workerd/hub-client';
+import { expectError, freshHub, hibernate } from '../workerd/hub-client';
+import { connectWithToken, signFor } from './tokens';
 
 /**
  * Issue 12, defect 3, auth on: a token with actorId "cloudflare" could
@@ -9,20 +9,7 @@ import { HubClient, expectError, freshHub, hibernate } from '../workerd/hub-clie
  * actorId of "cloudflare/signal-hub" became the hub's address as identity.
  */
 
-const sign = (actorId: string): Promise<string> =>
-  new SignJWT({ actorId, capabilities: [] })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuer('signal-hub')
-    .setSubject(`user:${actorId}`)
-    .setIssuedAt()
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode('test-secret-for-workerd-auth'));
-
-const open = async (hub: string, actorId: string) => {
-  const client = await HubClient.open(hub, '@(local/client)');
-  const id = client.request('hub:connect', null, { metadata: { protocolVersion: '0.1.0', authToken: await sign(actorId) } });
-  return { client, reply: await client.reply(id) };
-};
+const open = async (hub: string, actorId: string) => connectWithToken(hub, await signFor(actorId));
 
 describe('reserved addresses, auth on (issue 12 §3)', () => {
   it.each(['cloudflare/signal-hub', 'cloudflare', 'Cloudflare/signal-hub/admin'])('a token with actorId %s is refused at connect, 4401', async (actorId) => {

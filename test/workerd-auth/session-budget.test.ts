@@ -1,7 +1,7 @@
-import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { MAX_PERMISSION_CHARS, MAX_SESSION_CAPABILITIES, MAX_SESSION_CAPABILITY_CHARS } from '../../src/protocol/limits';
 import { HubClient, expectError, freshHub, hibernate, persistedStates } from '../workerd/hub-client';
+import { signFor } from './tokens';
 
 /**
  * Issue 12, defect 2, with auth on: the JWT sat in the attachment, so a
@@ -11,16 +11,7 @@ import { HubClient, expectError, freshHub, hibernate, persistedStates } from '..
  * permissions) are bounded so the session always fits.
  */
 
-const SECRET = 'test-secret-for-workerd-auth';
-
-const sign = (actorId: string, extra: Record<string, unknown> = {}): Promise<string> =>
-  new SignJWT({ actorId, capabilities: [], ...extra })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuer('signal-hub')
-    .setSubject(`user:${actorId}`)
-    .setIssuedAt()
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode(SECRET));
+const sign = signFor;
 
 const connectWith = async (hub: string, token: string) => {
   const client = await HubClient.open(hub, '@(anyone)');

@@ -1,6 +1,6 @@
-import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { HubClient, expectError, freshHub } from '../workerd/hub-client';
+import { expectError, freshHub } from '../workerd/hub-client';
+import { connectWithToken, signFor } from './tokens';
 
 /**
  * Two decisions of issue 12, pinned (docs/PROTOCOL.md §15): a token that was
@@ -8,20 +8,8 @@ import { HubClient, expectError, freshHub } from '../workerd/hub-client';
  * to a hub name in this release (a token asking for it is refused).
  */
 
-const sign = (actorId: string, extra: Record<string, unknown> = {}): Promise<string> =>
-  new SignJWT({ actorId, capabilities: [], ...extra })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuer('signal-hub')
-    .setSubject(`user:${actorId}`)
-    .setIssuedAt()
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode('test-secret-for-workerd-auth'));
-
-const connect = async (hub: string, token: string) => {
-  const client = await HubClient.open(hub, '@(local/client)');
-  const id = client.request('hub:connect', null, { metadata: { protocolVersion: '0.1.0', authToken: token } });
-  return { client, reply: await client.reply(id) };
-};
+const sign = signFor;
+const connect = connectWithToken;
 
 describe('token decisions (issue 12)', () => {
   it('a token refreshed away still connects and refreshes until its own exp', async () => {

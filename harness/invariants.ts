@@ -136,7 +136,7 @@ export const checkDurableState = (runner: TraceRunner): void => {
     const a = attachmentOf(runner, name);
     if (a && a.machine.value !== 'closing' && a.machine.value !== 'closed') counted.add(socket.connId);
   }
-  const census = fake.kv.scan('conn', '').map(([k]) => k);
+  const census = fake.kv.scan(NS.census, '').map(([k]) => k);
   if (census.length !== counted.size || census.some((k) => !counted.has(k))) {
     violate('sessions', `census ${JSON.stringify(census)} differs from the open sessions ${JSON.stringify([...counted])}`);
   }
@@ -145,7 +145,7 @@ export const checkDurableState = (runner: TraceRunner): void => {
   const waiting = new Set<string>();
   for (const [, entry] of fake.kv.scan<{ ack: { pending?: string } | null }>('buf', '')) if (entry.ack?.pending) waiting.add(entry.ack.pending);
   for (const [, job] of fake.kv.scan<Job>('job', '')) if (job.ack?.pending) waiting.add(job.ack.pending);
-  const rows = fake.kv.scan('pask', '').map(([k]) => k);
+  const rows = fake.kv.scan(NS.pendingAsk, '').map(([k]) => k);
   if (rows.length !== waiting.size || rows.some((k) => !waiting.has(k))) {
     violate('queue', `pending-ask rows ${JSON.stringify(rows)} differ from the asks waiting ${JSON.stringify([...waiting])}`);
   }

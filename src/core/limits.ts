@@ -3,6 +3,7 @@ import { key, seqKey, SEP } from './kv-store';
 import type { Request } from './request';
 import type { Session } from './session';
 import type { Turn } from './turn';
+import { NS } from './namespaces';
 
 /**
  * Fair shares: what one session may hold of the hub at once, so that no
@@ -28,12 +29,11 @@ export const refuseRegistrationOverCap = (req: Request, alreadyHeld: boolean): b
   return true;
 };
 
-const BY_CONN = 'subconn';
 
 /** Subscriptions: a new one on this connection (subscribing again to the same topic is always allowed). */
 export const refuseSubscriptionOverCap = (req: Request): boolean => {
   const limit = req.turn.config.maxSubscriptionsPerSession;
-  if (req.turn.host.kv.count(BY_CONN, req.session.connId + SEP) < limit) return false;
+  if (req.turn.host.kv.count(NS.subByConn, req.session.connId + SEP) < limit) return false;
   req.fail({
     code: 'too_many_subscriptions',
     message: `This session holds its limit of ${limit} subscriptions.`,
@@ -49,8 +49,8 @@ export const refuseSubscriptionOverCap = (req: Request): boolean => {
  * starts waiting and removed when it is answered (delivered, dropped or
  * unknown_actor), so the count is exact whatever the client's ids are.
  */
-const PENDING = 'pask';
-const META = 'meta';
+const PENDING = NS.pendingAsk;
+const META = NS.meta;
 
 export const pendingAskCount = (turn: Turn, conn: string): number => turn.host.kv.count(PENDING, conn + SEP);
 

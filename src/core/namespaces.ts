@@ -16,6 +16,10 @@ export const NS = {
   job: 'job',
   /** A queued job's remaining recipients, one row per batch, by job and batch index (older jobs: one row per recipient). */
   jobRecipient: 'jobr',
-  /** Hub-wide values: the job sequence, stored counters, the delivery-rate window. */
+  /** Hub-wide values: the job sequence, stored counters, the delivery-rate window, the last reported totals. */
   meta: 'meta',
+  /** One row per session that has not started closing, for recovery after the runtime lost sockets. */
+  census: 'conn',
+  /** One row per hub:send ask still waiting for its delivery_ack, by asking connection. */
+  pendingAsk: 'pask',
 } as const;

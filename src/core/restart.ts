@@ -8,6 +8,7 @@ import type { Counters } from './stats';
 import { releaseSubscriptions } from './topics';
 import type { Turn } from './turn';
 import type { KvStore } from './kv-store';
+import { NS } from './namespaces';
 
 /**
  * Restart honesty. Hibernation keeps the sockets, so a woken hub finds every
@@ -26,10 +27,10 @@ import type { KvStore } from './kv-store';
  * fan-out jobs need nothing: their recipients are skipped when the batch
  * finds no live session, which answers a waiting ask the same way.
  */
-const CENSUS = 'conn';
-const BUF = 'buf';
+const CENSUS = NS.census;
+const BUF = NS.buffer;
 const REPORTED = 'reported';
-const META = 'meta';
+const META = NS.meta;
 
 export const noteOpened = (kv: KvStore, connId: string): void => kv.put(CENSUS, connId, 1);
 export const noteEnding = (kv: KvStore, connId: string): void => kv.delete(CENSUS, connId);

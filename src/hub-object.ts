@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { parseConfig, type HubConfig } from './config';
+import type { HubConfig } from './config';
 import { prepareAuth } from './auth/prepare';
 import type { AuthInput } from './core/auth';
 import type { Effect } from './core/effects';
@@ -12,6 +12,7 @@ import type { HubHost, IdSource } from './core/turn';
 import { SqlKvStore } from './storage/sql-kv-store';
 import { SqlRegistryStore } from './storage/sql-registry-store';
 import { PING_FRAME, PONG_FRAME } from './protocol/ping';
+import { ConfigGuard } from './ops/config-guard';
 
 export interface Env {
   SIGNAL_HUB: DurableObjectNamespace<SignalHub>;
@@ -49,6 +50,7 @@ const sendableCode = (code: number): number =>
  */
 export class SignalHub extends DurableObject<Env> {
   private readonly config: HubConfig;
+  private readonly guard: ConfigGuard;
   private readonly registry: SqlRegistryStore;
   private readonly kv: SqlKvStore;
   private core: HubCore | null = null;
@@ -62,7 +64,8 @@ export class SignalHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.config = parseConfig(env);
+    this.guard = new ConfigGuard(env, writeLog);
+    this.config = this.guard.config;
     this.secret = typeof env.JWT_SECRET === 'string' ? env.JWT_SECRET : '';
     this.registry = new SqlRegistryStore(ctx.storage.sql);
     this.kv = new SqlKvStore(ctx.storage.sql);
@@ -138,6 +141,9 @@ export class SignalHub extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
       return new Response('Expected a WebSocket upgrade', { status: 426 });
+    }
+    if (this.guard.refuse('fetch')) {
+      return Response.json({ status: 'error', error: 'invalid_configuration', issues: this.guard.issues }, { status: 500 });
     }
     const url = new URL(request.url);
     if (url.pathname === '/inspect' || url.pathname.startsWith('/inspect/')) {
@@ -222,6 +228,7 @@ export class SignalHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const connId = this.connOf(ws);
     if (!connId) return; // inspector frames are ignored
+    if (this.guard.refuse('webSocketMessage')) return this.safeClose(ws, 1011, 'config_invalid');
     this.sockets.set(connId, ws);
     if (!this.config.authEnabled) {
       const hub = this.hub();
@@ -265,6 +272,8 @@ export class SignalHub extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    // Returning (not throwing) ends this alarm; a throw would be retried with a stack trace each time.
+    if (this.guard.refuse('alarm')) return;
     this.run(() => this.hub().tick(Date.now()));
   }
 

@@ -1,5 +1,5 @@
 import { verifyToken } from './auth/jwt';
-import { ConfigError, parseConfig, type HubConfig } from './config';
+import { ConfigError, parseEnv, type HubConfig } from './config';
 import { inspectorCredentials } from './core/inspection';
 import { writeLog, type Env } from './hub-object';
 import { PROTOCOL_VERSION, SERVER_VERSION, SERVICE_NAME } from './protocol/envelope';
@@ -35,16 +35,29 @@ const namedHub = (match: RegExpExecArray | null): string | null => {
   return HUB_NAME.test(name) ? name : null;
 };
 
-/** Vars are read and validated once per env object (once per isolate), not on every request. */
-const parsed = new WeakMap<Env, HubConfig>();
+/**
+ * Vars are read and validated once per env object (once per isolate), not on
+ * every request; an invalid config is remembered too, so `config.invalid` is
+ * logged once per isolate rather than once per request.
+ */
+const parsed = new WeakMap<Env, HubConfig | ConfigError>();
 const configOf = (env: Env): HubConfig => {
   let config = parsed.get(env);
   if (!config) {
-    config = parseConfig(env);
+    try {
+      config = parseEnv(env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      config = err;
+      writeLog({ level: 'error', event: 'config.invalid', issues: err.issues });
+    }
     parsed.set(env, config);
   }
+  if (config instanceof ConfigError) throw config;
   return config;
 };
+
+const isHealthPath = (pathname: string): boolean => pathname === '/health' || pathname.startsWith('/health/');
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
@@ -52,14 +65,11 @@ export default {
     let config: HubConfig;
     try {
       config = configOf(env);
-      // Auth on without a secret would let nobody in (or worse, accept tokens signed with ""): refuse to serve.
-      if (config.authEnabled && !(typeof env.JWT_SECRET === 'string' && env.JWT_SECRET.length > 0)) {
-        throw new ConfigError([{ path: 'JWT_SECRET', message: 'AUTH_ENABLED is true but the JWT_SECRET secret is not set' }]);
-      }
     } catch (err) {
       if (err instanceof ConfigError) {
-        writeLog({ level: 'error', event: 'config.invalid', issues: err.issues });
-        return json({ status: 'error', error: 'invalid_configuration', issues: err.issues }, 500);
+        // A health check is answered "unavailable", which is what load balancers and probes act on.
+        const status = isHealthPath(url.pathname) ? 503 : 500;
+        return json({ status: 'error', error: 'invalid_configuration', issues: err.issues }, status);
       }
       throw err;
     }

@@ -13,6 +13,9 @@ import { SqlKvStore } from './storage/sql-kv-store';
 import { SqlRegistryStore } from './storage/sql-registry-store';
 import { PING_FRAME, PONG_FRAME } from './protocol/ping';
 import { ConfigGuard } from './ops/config-guard';
+import { ensureListed, HUB_NAME_HEADER } from './ops/directory';
+import { handleOps, isOpsPath } from './ops/object-ops';
+import { recordShellEvent } from './ops/snapshot';
 
 export interface Env {
   SIGNAL_HUB: DurableObjectNamespace<SignalHub>;
@@ -51,6 +54,9 @@ const sendableCode = (code: number): number =>
 export class SignalHub extends DurableObject<Env> {
   private readonly config: HubConfig;
   private readonly guard: ConfigGuard;
+  /** Set once this instance has listed its hub in the directory (or found it listed). */
+  private listed = false;
+  private woken = false;
   private readonly registry: SqlRegistryStore;
   private readonly kv: SqlKvStore;
   private core: HubCore | null = null;
@@ -104,9 +110,12 @@ export class SignalHub extends DurableObject<Env> {
       restored.push({ connId, attachment: ws.deserializeAttachment() });
     }
     this.core = new HubCore(this.config, this.host(), restored);
+    if (!this.woken && restored.length > 0) this.countShellEvent('wakes');
+    this.woken = true;
     // A socket whose state cannot be read back is closed rather than guessed at.
     for (const connId of HubCore.unreadable(restored)) {
       writeLog({ level: 'error', event: 'session.unreadable_attachment', connId });
+      this.countShellEvent('unreadableAttachments');
       this.safeClose(this.sockets.get(connId), 1011, 'session_state_unreadable');
       this.sockets.delete(connId);
     }
@@ -139,13 +148,30 @@ export class SignalHub extends DurableObject<Env> {
   }
 
   override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (isOpsPath(url.pathname)) {
+      return handleOps(
+        {
+          configIssues: this.guard.issues,
+          hub: () => this.hub(),
+          host: () => this.host(),
+          shutdown: (now) => this.run(() => this.hub().shutdown(now)),
+        },
+        request,
+        url,
+      );
+    }
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
       return new Response('Expected a WebSocket upgrade', { status: 426 });
     }
     if (this.guard.refuse('fetch')) {
       return Response.json({ status: 'error', error: 'invalid_configuration', issues: this.guard.issues }, { status: 500 });
     }
-    const url = new URL(request.url);
+    const name = request.headers.get(HUB_NAME_HEADER);
+    if (!this.listed && name) {
+      await ensureListed(this.env, this.kv, name, writeLog);
+      this.listed = true;
+    }
     if (url.pathname === '/inspect' || url.pathname.startsWith('/inspect/')) {
       // The worker already refuses this when off; the object checks again so it never depends on the route alone.
       if (!this.config.inspectEnabled) return new Response('Not found', { status: 404 });
@@ -274,7 +300,17 @@ export class SignalHub extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     // Returning (not throwing) ends this alarm; a throw would be retried with a stack trace each time.
     if (this.guard.refuse('alarm')) return;
+    this.countShellEvent('alarmRuns');
     this.run(() => this.hub().tick(Date.now()));
+  }
+
+  /** Counts for /metrics; a failing write must not turn a wake or an alarm into an error. */
+  private countShellEvent(field: Parameters<typeof recordShellEvent>[1]): void {
+    try {
+      recordShellEvent(this.kv, field);
+    } catch (err) {
+      writeLog({ level: 'warn', event: 'ops.count_failed', field, error: String(err) });
+    }
   }
 
   /**
@@ -289,6 +325,7 @@ export class SignalHub extends DurableObject<Env> {
       effects = step();
     } catch (err) {
       this.core = null;
+      this.countShellEvent('internalErrors');
       writeLog({
         level: 'error',
         event: 'hub.internal_error',

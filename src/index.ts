@@ -1,13 +1,16 @@
 import { verifyToken } from './auth/jwt';
 import { ConfigError, parseEnv, type HubConfig } from './config';
 import { inspectorCredentials } from './core/inspection';
+import { DEFAULT_HUB, namedHub } from './hub-name';
 import { writeLog, type Env } from './hub-object';
+import { HUB_NAME_HEADER } from './ops/directory';
+import { isOperator, operatorToken } from './ops/operator-auth';
+import { operatorRoute } from './ops/routes';
 import { PROTOCOL_VERSION, SERVER_VERSION, SERVICE_NAME } from './protocol/envelope';
 
 export { SignalHub } from './hub-object';
+export { HubDirectory } from './ops/directory';
 
-const DEFAULT_HUB = 'default';
-const HUB_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const json = (body: unknown, status = 200): Response =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -22,17 +25,6 @@ export const hubNameFor = (pathname: string): string | null => {
 export const inspectHubNameFor = (pathname: string): string | null => {
   if (pathname === '/inspect' || pathname === '/inspect/') return DEFAULT_HUB;
   return namedHub(/^\/inspect\/([^/]+)\/?$/.exec(pathname));
-};
-
-const namedHub = (match: RegExpExecArray | null): string | null => {
-  if (!match?.[1]) return null;
-  let name: string;
-  try {
-    name = decodeURIComponent(match[1]);
-  } catch {
-    return null; // malformed percent-encoding is simply not a hub name
-  }
-  return HUB_NAME.test(name) ? name : null;
 };
 
 /**
@@ -74,6 +66,9 @@ export default {
       throw err;
     }
 
+    const operator = await operatorRoute(request, url, env, config);
+    if (operator) return operator;
+
     if (url.pathname === '/health') {
       return json({
         status: 'ok',
@@ -93,7 +88,10 @@ export default {
       return json({ status: 'error', error: 'upgrade_required', message: 'Connect with a WebSocket upgrade.' }, 426);
     }
     const stub = env.SIGNAL_HUB.get(env.SIGNAL_HUB.idFromName(hub));
-    return stub.fetch(request);
+    // The object learns its own name from this header (for the hub directory); a client's own value is replaced.
+    const forwarded = new Request(request);
+    forwarded.headers.set(HUB_NAME_HEADER, hub);
+    return stub.fetch(forwarded);
   },
 } satisfies ExportedHandler<Env>;
 
@@ -104,7 +102,10 @@ export default {
  */
 const inspect = async (request: Request, url: URL, env: Env, config: HubConfig, hub: string): Promise<Response> => {
   if (!config.inspectEnabled) return json({ status: 'error', error: 'not_found', path: url.pathname }, 404);
-  if (config.authEnabled) {
+  // The operator (the dashboard's cookie, or a bearer token) may watch without a JWT.
+  const token = operatorToken(env);
+  const operator = token !== null && (await isOperator(request, token, true));
+  if (config.authEnabled && !operator) {
     const { token } = inspectorCredentials(url, request.headers.get('Sec-WebSocket-Protocol'));
     const verdict = await verifyToken(token, String(env.JWT_SECRET), Date.now());
     if (!verdict.ok) {

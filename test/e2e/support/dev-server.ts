@@ -32,6 +32,8 @@ export interface DevServerOptions {
   config?: string;
   /** The checkout to snapshot; the repository this file lives in by default. */
   root?: string;
+  /** The GET /health status that means "started": 503 for a server run with broken vars on purpose. */
+  healthStatus?: number;
 }
 
 /**
@@ -111,7 +113,7 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): void => {
 
 /**
  * Starts `wrangler dev --local` on a free loopback port with empty storage of
- * its own, and resolves once GET /health answers 200. Wrangler runs as the
+ * its own, and resolves once GET /health answers 200 (or `healthStatus`). Wrangler runs as the
  * leader of a new process group, so stopping it also reaches workerd and
  * esbuild, which it spawns into the same group.
  */
@@ -199,7 +201,7 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
       try {
         const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
         await res.arrayBuffer();
-        if (res.status === 200) break;
+        if (res.status === (options.healthStatus ?? 200)) break;
         lastProblem = `GET /health answered ${res.status}`;
       } catch (err) {
         lastProblem = err instanceof Error ? err.message : String(err);

@@ -1,0 +1,193 @@
+import { ACK_BUCKETS_MS, type OpsStats } from '../core/ops-stats';
+import { PROTOCOL_VERSION, SERVER_VERSION } from '../protocol/envelope';
+import type { HubSnapshot } from './snapshot';
+
+/**
+ * Renders hub snapshots in the Prometheus text exposition format 0.0.4
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/). Every
+ * family is written once with all hubs' samples under it, as the format
+ * requires, and every sample carries a `hub` label.
+ */
+
+export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface ScrapedHub {
+  hub: string;
+  /** null when the hub's object did not answer; only signalhub_up is written for it. */
+  snapshot: HubSnapshot | null;
+}
+
+type Labels = Record<string, string>;
+type Sample = { suffix?: string; labels?: Labels; value: number };
+
+interface Family {
+  name: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  help: string;
+  samples: (s: HubSnapshot) => Sample[];
+}
+
+const one = (value: number): Sample[] => [{ value }];
+
+const byLabel = (label: string, counts: Record<string, number> | undefined): Sample[] =>
+  Object.entries(counts ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([value, n]) => ({ labels: { [label]: value }, value: n }));
+
+/**
+ * A labelled family next to an older unlabelled total: what the total counted
+ * before the labelled counts existed (an upgrade) shows as `unknown`, so the
+ * labelled samples always add up to the total.
+ */
+const withRemainder = (label: string, counts: Record<string, number> | undefined, total: number): Sample[] => {
+  const samples = byLabel(label, counts);
+  const rest = total - samples.reduce((sum, s) => sum + s.value, 0);
+  if (rest > 0) samples.push({ labels: { [label]: 'unknown' }, value: rest });
+  return samples;
+};
+
+const ackHistogram = (ops: OpsStats | undefined): Sample[] => {
+  const buckets = ops?.ackBuckets ?? [];
+  const samples: Sample[] = [];
+  let cumulative = 0;
+  ACK_BUCKETS_MS.forEach((bound, i) => {
+    cumulative += buckets[i] ?? 0;
+    samples.push({ suffix: '_bucket', labels: { le: String(bound / 1000) }, value: cumulative });
+  });
+  cumulative += buckets[ACK_BUCKETS_MS.length] ?? 0;
+  samples.push({ suffix: '_bucket', labels: { le: '+Inf' }, value: cumulative });
+  samples.push({ suffix: '_sum', value: (ops?.ackSumMs ?? 0) / 1000 });
+  samples.push({ suffix: '_count', value: cumulative });
+  return samples;
+};
+
+const FAMILIES: Family[] = [
+  {
+    name: 'signalhub_sessions',
+    type: 'gauge',
+    help: 'Open sessions by session-machine state.',
+    samples: (s) => byLabel('state', s.sessions),
+  },
+  {
+    name: 'signalhub_paused_sessions',
+    type: 'gauge',
+    help: 'Sessions whose deliveries are held (hub:pause) or that the hub asked to slow down.',
+    samples: (s) => one(s.pausedSessions),
+  },
+  { name: 'signalhub_registered_actors', type: 'gauge', help: 'Live registry entries.', samples: (s) => one(s.actors) },
+  { name: 'signalhub_topics', type: 'gauge', help: 'Topics with at least one subscriber.', samples: (s) => one(s.topics) },
+  {
+    name: 'signalhub_queued_deliveries',
+    type: 'gauge',
+    help: 'Deliveries waiting in fan-out jobs and pause buffers.',
+    samples: (s) => one(s.queuedDeliveries),
+  },
+  {
+    name: 'signalhub_connections_opened_total',
+    type: 'counter',
+    help: 'WebSocket sessions opened.',
+    samples: (s) => one(s.counters.connectionsOpened),
+  },
+  {
+    name: 'signalhub_connections_closed_total',
+    type: 'counter',
+    help: 'Sessions that started closing, by close reason (peer_closed: the client closed first).',
+    samples: (s) => withRemainder('reason', s.counters.ops?.closes, s.counters.connectionsClosed),
+  },
+  {
+    name: 'signalhub_frames_received_total',
+    type: 'counter',
+    help: 'Frames received from sessions, valid or not.',
+    samples: (s) => one(s.counters.messagesReceived),
+  },
+  {
+    name: 'signalhub_messages_received_total',
+    type: 'counter',
+    help: 'Valid envelopes received, by message type (other: not a hub request type).',
+    samples: (s) => byLabel('type', s.counters.ops?.requests),
+  },
+  {
+    name: 'signalhub_frames_sent_total',
+    type: 'counter',
+    help: 'Frames sent to sessions: replies, notices and deliveries.',
+    samples: (s) => one(s.counters.messagesSent),
+  },
+  {
+    name: 'signalhub_deliveries_total',
+    type: 'counter',
+    help: 'Messages handed to a recipient (sent or put in its pause buffer).',
+    samples: (s) => one(s.counters.messagesDelivered),
+  },
+  {
+    name: 'signalhub_error_replies_total',
+    type: 'counter',
+    help: 'Error replies sent, by error code.',
+    samples: (s) => withRemainder('code', s.counters.ops?.errors, s.counters.errors),
+  },
+  {
+    name: 'signalhub_frames_refused_total',
+    type: 'counter',
+    help: 'Frames answered with an error instead of being carried out (every error reply).',
+    samples: (s) => one(s.counters.errors),
+  },
+  {
+    name: 'signalhub_frames_rate_limited_total',
+    type: 'counter',
+    help: 'Frames refused because the session was over its rate limit.',
+    samples: (s) => one(s.counters.ops?.errors?.['rate_limited'] ?? 0),
+  },
+  {
+    name: 'signalhub_ask_ack_latency_seconds',
+    type: 'histogram',
+    help: 'Time from receiving an ask hub:send to sending its hub:delivery_ack.',
+    samples: (s) => ackHistogram(s.counters.ops),
+  },
+  {
+    name: 'signalhub_wakes_total',
+    type: 'counter',
+    help: 'Times the object was rebuilt with sessions open (after hibernation or eviction).',
+    samples: (s) => one(s.shell.wakes),
+  },
+  { name: 'signalhub_alarm_runs_total', type: 'counter', help: 'Alarm invocations.', samples: (s) => one(s.shell.alarmRuns) },
+  {
+    name: 'signalhub_unreadable_attachments_total',
+    type: 'counter',
+    help: 'Sessions closed with 1011 because their attachment could not be read back.',
+    samples: (s) => one(s.shell.unreadableAttachments),
+  },
+  {
+    name: 'signalhub_internal_errors_total',
+    type: 'counter',
+    help: 'Exceptions out of the hub core (hub.internal_error); request-level ones are error_replies{code="internal_error"}.',
+    samples: (s) => one(s.shell.internalErrors),
+  },
+];
+
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+const formatValue = (n: number): string => (Number.isFinite(n) ? String(n) : n > 0 ? '+Inf' : n < 0 ? '-Inf' : 'NaN');
+
+const sampleLine = (name: string, labels: Labels, value: number): string => {
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return `${name}{${pairs.join(',')}} ${formatValue(value)}`;
+};
+
+export const renderMetrics = (hubs: ScrapedHub[]): string => {
+  const lines: string[] = [];
+  const family = (name: string, type: string, help: string) => lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
+
+  family('signalhub_build_info', 'gauge', 'Always 1; the labels name the server and protocol version.');
+  lines.push(sampleLine('signalhub_build_info', { version: SERVER_VERSION, protocol: PROTOCOL_VERSION }, 1));
+  family('signalhub_up', 'gauge', 'Whether the hub object answered this scrape (1) or not (0).');
+  for (const h of hubs) lines.push(sampleLine('signalhub_up', { hub: h.hub }, h.snapshot ? 1 : 0));
+
+  for (const f of FAMILIES) {
+    family(f.name, f.type, f.help);
+    for (const h of hubs) {
+      if (!h.snapshot) continue;
+      for (const s of f.samples(h.snapshot)) lines.push(sampleLine(f.name + (s.suffix ?? ''), { hub: h.hub, ...s.labels }, s.value));
+    }
+  }
+  return lines.join('\n') + '\n';
+};

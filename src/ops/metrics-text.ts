@@ -83,6 +83,12 @@ const FAMILIES: Family[] = [
     samples: (s) => one(s.queuedDeliveries),
   },
   {
+    name: 'signalhub_session_attachment_max_bytes',
+    type: 'gauge',
+    help: 'Size of the largest session attachment; the runtime refuses attachments above 16 KiB.',
+    samples: (s) => one(s.maxAttachmentBytes),
+  },
+  {
     name: 'signalhub_connections_opened_total',
     type: 'counter',
     help: 'WebSocket sessions opened.',

@@ -1,7 +1,7 @@
 import type { HubCore } from '../core/hub';
 import { isPaused, queuedDeliveries } from '../core/delivery';
 import type { KvStore } from '../core/kv-store';
-import { stateOf, type SessionState } from '../core/session';
+import { stateOf, toAttachment, type SessionState } from '../core/session';
 import type { Counters } from '../core/stats';
 import { topicCount } from '../core/topics';
 import { Turn, type HubHost } from '../core/turn';
@@ -48,13 +48,23 @@ export interface HubSnapshot {
   actors: number;
   topics: number;
   queuedDeliveries: number;
+  /**
+   * The largest session attachment, as JSON bytes (close to what the runtime
+   * stores). The runtime refuses attachments above 16 KiB; measured here, at
+   * scrape time only, so the hot path never pays for it.
+   */
+  maxAttachmentBytes: number;
   shell: ShellCounters;
 }
+
+const utf8 = new TextEncoder();
 
 export const hubSnapshot = (core: HubCore, host: HubHost, now: number): HubSnapshot => {
   const sessions: Record<string, number> = Object.fromEntries(STATES.map((s) => [s, 0]));
   let pausedSessions = 0;
+  let maxAttachmentBytes = 0;
   for (const session of core.allSessions()) {
+    maxAttachmentBytes = Math.max(maxAttachmentBytes, utf8.encode(JSON.stringify(toAttachment(session))).byteLength);
     const state = stateOf(session);
     if (state in sessions) sessions[state]!++;
     if (state !== 'closing' && (isPaused(session) || session.flow.pausedByHub)) pausedSessions++;
@@ -66,6 +76,7 @@ export const hubSnapshot = (core: HubCore, host: HubHost, now: number): HubSnaps
     actors: host.registry.countLive(now),
     topics: topicCount(new Turn(now, core.config, host)),
     queuedDeliveries: queuedDeliveries(host.kv),
+    maxAttachmentBytes,
     shell: shellCounters(host.kv),
   };
 };

@@ -100,6 +100,9 @@ describe('GET /metrics', () => {
     expect(value(before, 'signalhub_registered_actors', hub)).toBe(2);
     expect(value(before, 'signalhub_topics', hub)).toBe(1);
     expect(before.get(HISTOGRAM)?.type).toBe('HISTOGRAM');
+    // Far below the runtime's 16 KiB attachment limit that SignalHubAttachmentNearLimit watches.
+    expect(value(before, 'signalhub_session_attachment_max_bytes', hub)).toBeGreaterThan(200);
+    expect(value(before, 'signalhub_session_attachment_max_bytes', hub)).toBeLessThan(4096);
 
     // Three asks acknowledged, one refused (unknown actor), one publication.
     for (let i = 0; i < 3; i++) {

@@ -1,15 +1,17 @@
 import type { HubConfig } from '../config';
 import type { Env } from '../hub-object';
 import { DEFAULT_HUB, namedHub } from '../hub-name';
+import { dashboardPage, loginPage } from './dashboard';
 import { directoryOf } from './directory';
 import { EXPOSITION_CONTENT_TYPE, renderMetrics, type ScrapedHub } from './metrics-text';
 import { OPS_PREFIX } from './object-ops';
-import { isOperator, operatorToken } from './operator-auth';
+import { checkToken, isOperator, loginCookie, operatorToken } from './operator-auth';
 import type { HubSnapshot } from './snapshot';
 
 /**
  * The Worker's operator routes: /metrics[/<hub>], /health/<hub> (and
- * /health?deep=1 for the default hub) and POST /admin/shutdown[/<hub>]. Each asks the hub's Durable Object under OPS_PREFIX; the Worker
+ * /health?deep=1 for the default hub), POST /admin/shutdown[/<hub>] and the
+ * dashboard. Each asks the hub's Durable Object under OPS_PREFIX; the Worker
  * only checks the token, fans out and formats.
  */
 
@@ -17,7 +19,10 @@ import type { HubSnapshot } from './snapshot';
 type Route =
   | { kind: 'metrics'; hub: string | null }
   | { kind: 'health'; hub: string }
-  | { kind: 'shutdown'; hub: string | null };
+  | { kind: 'shutdown'; hub: string | null }
+  | { kind: 'dashboard' }
+  | { kind: 'dashboard-hubs' }
+  | { kind: 'dashboard-state'; hub: string };
 
 const HUB_SEGMENT = '([^/]+)';
 
@@ -28,12 +33,16 @@ export const operatorRouteOf = (url: URL): Route | null => {
   if (p === '/metrics') return { kind: 'metrics', hub: null };
   if (p === '/admin/shutdown') return { kind: 'shutdown', hub: null };
   if (p === '/health') return url.searchParams.get('deep') === '1' ? { kind: 'health', hub: DEFAULT_HUB } : null;
+  if (p === '/dashboard') return { kind: 'dashboard' };
+  if (p === '/dashboard/api/hubs') return { kind: 'dashboard-hubs' };
   const metrics = hubAfter('/metrics');
   if (metrics) return { kind: 'metrics', hub: metrics };
   const health = hubAfter('/health');
   if (health) return { kind: 'health', hub: health };
   const shutdown = hubAfter('/admin/shutdown');
   if (shutdown) return { kind: 'shutdown', hub: shutdown };
+  const state = hubAfter('/dashboard/api/state');
+  if (state) return { kind: 'dashboard-state', hub: state };
   return null;
 };
 
@@ -112,13 +121,18 @@ const shutdown = async (env: Env, hub: string | null): Promise<Response> => {
 const relay = async (res: Response, hub: string): Promise<Response> =>
   json({ hub, ...((await res.json()) as Record<string, unknown>) }, res.status);
 
-export const operatorRoute = async (request: Request, url: URL, env: Env, _config: HubConfig): Promise<Response | null> => {
+export const operatorRoute = async (request: Request, url: URL, env: Env, config: HubConfig): Promise<Response | null> => {
   const route = operatorRouteOf(url);
   if (!route) return null;
   const token = operatorToken(env);
   if (token === null) return notFound(url);
   const reading = request.method === 'GET' || request.method === 'HEAD';
 
+  if (route.kind === 'dashboard') {
+    if (request.method === 'POST') return login(request, url, token);
+    if (!(await isOperator(request, token, true))) return loginPage(401);
+    return dashboardPage(config);
+  }
   if (route.kind === 'shutdown') {
     if (request.method !== 'POST') return json({ status: 'error', error: 'method_not_allowed', allow: 'POST' }, 405, { Allow: 'POST' });
     if (!(await isOperator(request, token, false))) return unauthorized();
@@ -131,5 +145,20 @@ export const operatorRoute = async (request: Request, url: URL, env: Env, _confi
       return metrics(env, route.hub);
     case 'health':
       return relay(await askHub(env, route.hub, 'health'), route.hub);
+    case 'dashboard-hubs':
+      return json({ hubs: await knownHubs(env), inspectEnabled: config.inspectEnabled });
+    case 'dashboard-state':
+      return relay(await askHub(env, route.hub, 'state'), route.hub);
   }
+};
+
+/** The dashboard's login form posts the token; a right one becomes the HttpOnly cookie. */
+const login = async (request: Request, url: URL, token: string): Promise<Response> => {
+  const form = await request.formData().catch(() => null);
+  const given = form?.get('token');
+  if (typeof given !== 'string' || !(await checkToken(given, token))) return loginPage(401, 'That is not the operator token.');
+  return new Response(null, {
+    status: 303,
+    headers: { Location: '/dashboard', 'Set-Cookie': loginCookie(given, url.protocol === 'https:'), 'cache-control': 'no-store' },
+  });
 };

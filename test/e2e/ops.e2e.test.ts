@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { HubClient } from '../../src/client';
 import { startDevServer, type DevServer } from './support/dev-server';
 import { WsTestClient, type Frame } from './support/ws-client';
 
@@ -204,6 +206,24 @@ describe('POST /admin/shutdown', () => {
 
     const { families } = await scrape(`/metrics/${hub}`);
     expect(value(families, 'signalhub_connections_closed_total', hub, { reason: 'server_shutdown' })).toBe(3);
+  });
+
+  it('the client library takes 1001 as "reconnect": it comes back and restores its registration', async () => {
+    const hub = freshHub('shutdown-client');
+    const client = new HubClient({ url: `${server.wsUrl}/ws/${hub}`, identity: '@(ops/client)', WebSocket });
+    const disconnects: { code: number; reason: string; willReconnect: boolean }[] = [];
+    client.on('disconnected', (d) => disconnects.push(d));
+    try {
+      await client.connect();
+      await client.register('@(ops/client)');
+      const restored = new Promise<unknown>((resolve) => client.on('restored', resolve));
+      expect((await fetch(`${server.baseUrl}/admin/shutdown/${hub}`, { method: 'POST', headers: auth })).status).toBe(200);
+      expect(await restored).toEqual({ registrations: 1, subscriptions: 0, failed: 0 });
+      expect(disconnects[0]).toEqual({ code: 1001, reason: 'server_shutdown', willReconnect: true });
+      expect(client.state).toBe('connected');
+    } finally {
+      await client.disconnect().catch(() => undefined);
+    }
   });
 });
 

@@ -27,7 +27,13 @@ interface Family {
   samples: (s: HubSnapshot) => Sample[];
 }
 
-const one = (value: number): Sample[] => [{ value }];
+/** A family of one sample per hub. */
+const scalar = (name: string, type: 'counter' | 'gauge', help: string, get: (s: HubSnapshot) => number): Family => ({
+  name,
+  type,
+  help,
+  samples: (s) => [{ value: get(s) }],
+});
 
 const byLabel = (label: string, counts: Record<string, number> | undefined): Sample[] =>
   Object.entries(counts ?? {})
@@ -68,105 +74,100 @@ const FAMILIES: Family[] = [
     help: 'Open sessions by session-machine state.',
     samples: (s) => byLabel('state', s.sessions),
   },
-  {
-    name: 'signalhub_paused_sessions',
-    type: 'gauge',
-    help: 'Sessions whose deliveries are held (hub:pause) or that the hub asked to slow down.',
-    samples: (s) => one(s.pausedSessions),
-  },
-  { name: 'signalhub_registered_actors', type: 'gauge', help: 'Live registry entries.', samples: (s) => one(s.actors) },
-  { name: 'signalhub_topics', type: 'gauge', help: 'Topics with at least one subscriber.', samples: (s) => one(s.topics) },
-  {
-    name: 'signalhub_queued_deliveries',
-    type: 'gauge',
-    help: 'Deliveries waiting in fan-out jobs and pause buffers.',
-    samples: (s) => one(s.queuedDeliveries),
-  },
-  {
-    name: 'signalhub_session_attachment_max_bytes',
-    type: 'gauge',
-    help: 'Size of the largest session attachment; the runtime refuses attachments above 16 KiB.',
-    samples: (s) => one(s.maxAttachmentBytes),
-  },
-  {
-    name: 'signalhub_connections_opened_total',
-    type: 'counter',
-    help: 'WebSocket sessions opened.',
-    samples: (s) => one(s.counters.connectionsOpened),
-  },
+  scalar(
+    'signalhub_paused_sessions',
+    'gauge',
+    'Sessions whose deliveries are held (hub:pause) or that the hub asked to slow down.',
+    (s) => s.pausedSessions,
+  ),
+  scalar('signalhub_registered_actors', 'gauge', 'Live registry entries.', (s) => s.actors),
+  scalar('signalhub_topics', 'gauge', 'Topics with at least one subscriber.', (s) => s.topics),
+  scalar(
+    'signalhub_queued_deliveries',
+    'gauge',
+    'Deliveries waiting in fan-out jobs and pause buffers.',
+    (s) => s.queuedDeliveries,
+  ),
+  scalar(
+    'signalhub_session_attachment_max_bytes',
+    'gauge',
+    'Size of the largest session attachment; the runtime refuses attachments above 16 KiB.',
+    (s) => s.maxAttachmentBytes,
+  ),
+  scalar('signalhub_connections_opened_total', 'counter', 'WebSocket sessions opened.', (s) => s.counters.connectionsOpened),
   {
     name: 'signalhub_connections_closed_total',
     type: 'counter',
     help: 'Sessions that started closing, by close reason (peer_closed: the client closed first).',
     samples: (s) => withRemainder('reason', s.counters.ops?.closes, s.counters.connectionsClosed),
   },
-  {
-    name: 'signalhub_frames_received_total',
-    type: 'counter',
-    help: 'Frames received from sessions, valid or not.',
-    samples: (s) => one(s.counters.messagesReceived),
-  },
+  scalar(
+    'signalhub_frames_received_total',
+    'counter',
+    'Frames received from sessions, valid or not.',
+    (s) => s.counters.messagesReceived,
+  ),
   {
     name: 'signalhub_messages_received_total',
     type: 'counter',
     help: 'Valid envelopes received, by message type (other: not a hub request type).',
     samples: (s) => byLabel('type', s.counters.ops?.requests),
   },
-  {
-    name: 'signalhub_frames_sent_total',
-    type: 'counter',
-    help: 'Frames sent to sessions: replies, notices and deliveries.',
-    samples: (s) => one(s.counters.messagesSent),
-  },
-  {
-    name: 'signalhub_deliveries_total',
-    type: 'counter',
-    help: 'Messages handed to a recipient (sent or put in its pause buffer).',
-    samples: (s) => one(s.counters.messagesDelivered),
-  },
+  scalar(
+    'signalhub_frames_sent_total',
+    'counter',
+    'Frames sent to sessions: replies, notices and deliveries.',
+    (s) => s.counters.messagesSent,
+  ),
+  scalar(
+    'signalhub_deliveries_total',
+    'counter',
+    'Messages handed to a recipient (sent or put in its pause buffer).',
+    (s) => s.counters.messagesDelivered,
+  ),
   {
     name: 'signalhub_error_replies_total',
     type: 'counter',
     help: 'Error replies sent, by error code.',
     samples: (s) => withRemainder('code', s.counters.ops?.errors, s.counters.errors),
   },
-  {
-    name: 'signalhub_frames_refused_total',
-    type: 'counter',
-    help: 'Frames answered with an error instead of being carried out (every error reply).',
-    samples: (s) => one(s.counters.errors),
-  },
-  {
-    name: 'signalhub_frames_rate_limited_total',
-    type: 'counter',
-    help: 'Frames refused because the session was over its rate limit.',
-    samples: (s) => one(s.counters.ops?.errors?.['rate_limited'] ?? 0),
-  },
+  scalar(
+    'signalhub_frames_refused_total',
+    'counter',
+    'Frames answered with an error instead of being carried out (every error reply).',
+    (s) => s.counters.errors,
+  ),
+  scalar(
+    'signalhub_frames_rate_limited_total',
+    'counter',
+    'Frames refused because the session was over its rate limit.',
+    (s) => s.counters.ops?.errors?.['rate_limited'] ?? 0,
+  ),
   {
     name: 'signalhub_ask_ack_latency_seconds',
     type: 'histogram',
     help: 'Time from receiving an ask hub:send to sending its hub:delivery_ack.',
     samples: (s) => ackHistogram(s.counters.ops),
   },
-  {
-    name: 'signalhub_wakes_total',
-    type: 'counter',
-    help: 'Times the object was rebuilt with sessions open (after hibernation or eviction).',
-    samples: (s) => one(s.shell.wakes),
-  },
-  { name: 'signalhub_alarm_runs_total', type: 'counter', help: 'Alarm invocations.', samples: (s) => one(s.shell.alarmRuns) },
-  {
-    name: 'signalhub_unreadable_attachments_total',
-    type: 'counter',
-    help: 'Sessions closed with 1011 because their attachment could not be read back.',
-    samples: (s) => one(s.shell.unreadableAttachments),
-  },
-  {
-    name: 'signalhub_internal_errors_total',
-    type: 'counter',
-    help: 'Exceptions out of the hub core (hub.internal_error); request-level ones are error_replies{code="internal_error"}.',
-    samples: (s) => one(s.shell.internalErrors),
-  },
+  scalar(
+    'signalhub_wakes_total',
+    'counter',
+    'Times the object was rebuilt with sessions open (after hibernation or eviction).',
+    (s) => s.shell.wakes,
+  ),
+  scalar('signalhub_alarm_runs_total', 'counter', 'Alarm invocations.', (s) => s.shell.alarmRuns),
+  scalar(
+    'signalhub_unreadable_attachments_total',
+    'counter',
+    'Sessions closed with 1011 because their attachment could not be read back.',
+    (s) => s.shell.unreadableAttachments,
+  ),
+  scalar(
+    'signalhub_internal_errors_total',
+    'counter',
+    'Exceptions out of the hub core (hub.internal_error); request-level ones are error_replies{code="internal_error"}.',
+    (s) => s.shell.internalErrors,
+  ),
 ];
 
 const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');

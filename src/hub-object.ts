@@ -168,10 +168,7 @@ export class SignalHub extends DurableObject<Env> {
       return Response.json({ status: 'error', error: 'invalid_configuration', issues: this.guard.issues }, { status: 500 });
     }
     const name = request.headers.get(HUB_NAME_HEADER);
-    if (!this.listed && name) {
-      await ensureListed(this.env, this.kv, name, writeLog);
-      this.listed = true;
-    }
+    if (!this.listed && name) this.listed = await ensureListed(this.env, this.kv, name, writeLog);
     if (url.pathname === '/inspect' || url.pathname.startsWith('/inspect/')) {
       // The worker already refuses this when off; the object checks again so it never depends on the route alone.
       if (!this.config.inspectEnabled) return new Response('Not found', { status: 404 });

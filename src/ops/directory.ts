@@ -48,21 +48,23 @@ export const directoryOf = (env: Record<string, unknown>): DurableObjectStub<Hub
 /**
  * Adds a hub to the directory once in its lifetime: the flag in the hub's own
  * storage makes every later open (and every later wake, after one read) free.
- * A failure is logged and retried on the next open; it never blocks a session.
+ * A failure is logged and retried on the next open (returns false); it never blocks a session.
  */
 export const ensureListed = async (
   env: Record<string, unknown>,
   kv: { get<T>(ns: string, key: string): T | null; put(ns: string, key: string, value: unknown): void },
   name: string,
   log: (entry: { level: 'warn'; event: string; [k: string]: unknown }) => void,
-): Promise<void> => {
-  if (kv.get<boolean>('meta', LISTED_KEY)) return;
+): Promise<boolean> => {
+  if (kv.get<boolean>('meta', LISTED_KEY)) return true;
   const directory = directoryOf(env);
-  if (!directory) return;
+  if (!directory) return true; // a deployment without the directory binding: nothing to do, ever
   try {
     await directory.add(name);
     kv.put('meta', LISTED_KEY, true);
+    return true;
   } catch (err) {
     log({ level: 'warn', event: 'directory.add_failed', hub: name, error: err instanceof Error ? err.message : String(err) });
+    return false;
   }
 };

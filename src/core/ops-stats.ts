@@ -8,7 +8,10 @@ import { z } from 'zod';
  *
  * Every field is optional and every map sparse, because an attachment is
  * limited to 16 KiB and most sessions only ever use a handful of request
- * types and never see an error.
+ * types and never see an error. The labels are bounded (request types and
+ * error codes of the protocol, "other" for anything else), so a session's
+ * counts stay near 1.5 KiB at worst: inside the 4 KiB that session-budget.ts
+ * leaves above what a session may weigh when it connects.
  */
 
 /** Upper bounds (in milliseconds) of the ask-to-ack latency buckets; +Inf is implied. */

@@ -2,6 +2,7 @@ import type { HubCore } from '../core/hub';
 import { isPaused, queuedDeliveries } from '../core/delivery';
 import type { KvStore } from '../core/kv-store';
 import { stateOf, toAttachment, type SessionState } from '../core/session';
+import { serializedSize } from '../core/session-budget';
 import type { Counters } from '../core/stats';
 import { topicCount } from '../core/topics';
 import { Turn, type HubHost } from '../core/turn';
@@ -49,22 +50,22 @@ export interface HubSnapshot {
   topics: number;
   queuedDeliveries: number;
   /**
-   * The largest session attachment, as JSON bytes (close to what the runtime
-   * stores). The runtime refuses attachments above 16 KiB; measured here, at
-   * scrape time only, so the hot path never pays for it.
+   * The largest session attachment, by the same upper-bound estimate the
+   * connect-time budget uses (src/core/session-budget.ts). The runtime refuses
+   * attachments above 16 KiB; measured here, at scrape time only, so the hot
+   * path never pays for it.
    */
   maxAttachmentBytes: number;
   shell: ShellCounters;
 }
 
-const utf8 = new TextEncoder();
 
 export const hubSnapshot = (core: HubCore, host: HubHost, now: number): HubSnapshot => {
   const sessions: Record<string, number> = Object.fromEntries(STATES.map((s) => [s, 0]));
   let pausedSessions = 0;
   let maxAttachmentBytes = 0;
   for (const session of core.allSessions()) {
-    maxAttachmentBytes = Math.max(maxAttachmentBytes, utf8.encode(JSON.stringify(toAttachment(session))).byteLength);
+    maxAttachmentBytes = Math.max(maxAttachmentBytes, serializedSize(toAttachment(session)));
     const state = stateOf(session);
     if (state in sessions) sessions[state]!++;
     if (state !== 'closing' && (isPaused(session) || session.flow.pausedByHub)) pausedSessions++;

@@ -3,7 +3,8 @@ import { request } from 'node:http';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { HubClient } from '../../src/client';
+// The source entry: the package directory resolves to its built dist.
+import { HubClient } from '../../src/client/index';
 import { startDevServer, type DevServer } from './support/dev-server';
 import { WsTestClient, type Frame } from './support/ws-client';
 

@@ -123,11 +123,8 @@ export const DASHBOARD_SCRIPT = String.raw`
   let hub = new URLSearchParams(location.search).get('hub') || 'default';
   let socket = null;
 
-  /** The request type a FRAME event carries, under whichever name the hub gives it. */
-  const requestTypeOf = (event) => {
-    for (const k of ['requestType', 'frameType', 'messageType', 'request']) if (typeof event[k] === 'string') return event[k];
-    return null;
-  };
+  /** The request type a FRAME event names (its "request" field; absent on a frame that was not an envelope). */
+  const requestTypeOf = (event) => (typeof event.request === 'string' ? event.request : null);
   const eventLabel = (event) => {
     const type = requestTypeOf(event);
     return type ? event.type + ' ' + type : event.type;

@@ -122,7 +122,9 @@ describe('operator dashboard', () => {
     const benEvents = await texts(page, '.session[data-state="paused"] .events li');
     expect(benEvents.some((e) => e.endsWith('CONNECT_ACCEPTED'))).toBe(true);
     expect(benEvents.some((e) => e.endsWith('PAUSE'))).toBe(true);
-    expect(benEvents.some((e) => /FRAME/.test(e))).toBe(true);
+    // Each FRAME event names the request it carried, so a subscribe can be told from a pause.
+    expect(benEvents.some((e) => e.endsWith('FRAME hub:subscribe'))).toBe(true);
+    expect(benEvents.some((e) => e.endsWith('FRAME hub:pause'))).toBe(true);
 
     // Registry and topics, from the hub's own storage.
     await expect.poll(() => texts(page, '#registry tbody tr'), { timeout: 10_000 }).toEqual([

@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { parseConfig, type HubConfig } from './config';
+import type { HubConfig } from './config';
 import { prepareAuth } from './auth/prepare';
 import type { AuthInput } from './core/auth';
 import type { Effect } from './core/effects';
@@ -12,6 +12,10 @@ import type { HubHost, IdSource } from './core/turn';
 import { SqlKvStore } from './storage/sql-kv-store';
 import { SqlRegistryStore } from './storage/sql-registry-store';
 import { PING_FRAME, PONG_FRAME } from './protocol/ping';
+import { ConfigGuard } from './ops/config-guard';
+import { ensureListed, HUB_NAME_HEADER } from './ops/directory';
+import { handleOps, isOpsPath } from './ops/object-ops';
+import { recordShellEvent } from './ops/snapshot';
 
 export interface Env {
   SIGNAL_HUB: DurableObjectNamespace<SignalHub>;
@@ -49,6 +53,10 @@ const sendableCode = (code: number): number =>
  */
 export class SignalHub extends DurableObject<Env> {
   private readonly config: HubConfig;
+  private readonly guard: ConfigGuard;
+  /** Set once this instance has listed its hub in the directory (or found it listed). */
+  private listed = false;
+  private woken = false;
   private readonly registry: SqlRegistryStore;
   private readonly kv: SqlKvStore;
   private core: HubCore | null = null;
@@ -62,7 +70,8 @@ export class SignalHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.config = parseConfig(env);
+    this.guard = new ConfigGuard(env, writeLog);
+    this.config = this.guard.config;
     this.secret = typeof env.JWT_SECRET === 'string' ? env.JWT_SECRET : '';
     this.registry = new SqlRegistryStore(ctx.storage.sql);
     this.kv = new SqlKvStore(ctx.storage.sql);
@@ -101,9 +110,12 @@ export class SignalHub extends DurableObject<Env> {
       restored.push({ connId, attachment: ws.deserializeAttachment() });
     }
     this.core = new HubCore(this.config, this.host(), restored);
+    if (!this.woken && restored.length > 0) this.countShellEvent('wakes');
+    this.woken = true;
     // A socket whose state cannot be read back is closed rather than guessed at.
     for (const connId of HubCore.unreadable(restored)) {
       writeLog({ level: 'error', event: 'session.unreadable_attachment', connId });
+      this.countShellEvent('unreadableAttachments');
       this.safeClose(this.sockets.get(connId), 1011, 'session_state_unreadable');
       this.sockets.delete(connId);
     }
@@ -136,10 +148,27 @@ export class SignalHub extends DurableObject<Env> {
   }
 
   override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (isOpsPath(url.pathname)) {
+      return handleOps(
+        {
+          configIssues: this.guard.issues,
+          hub: () => this.hub(),
+          host: () => this.host(),
+          shutdown: (now) => this.run(() => this.hub().shutdown(now)),
+        },
+        request,
+        url,
+      );
+    }
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
       return new Response('Expected a WebSocket upgrade', { status: 426 });
     }
-    const url = new URL(request.url);
+    if (this.guard.refuse('fetch')) {
+      return Response.json({ status: 'error', error: 'invalid_configuration', issues: this.guard.issues }, { status: 500 });
+    }
+    const name = request.headers.get(HUB_NAME_HEADER);
+    if (!this.listed && name) this.listed = await ensureListed(this.env, this.kv, name, writeLog);
     if (url.pathname === '/inspect' || url.pathname.startsWith('/inspect/')) {
       // The worker already refuses this when off; the object checks again so it never depends on the route alone.
       if (!this.config.inspectEnabled) return new Response('Not found', { status: 404 });
@@ -222,6 +251,7 @@ export class SignalHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const connId = this.connOf(ws);
     if (!connId) return; // inspector frames are ignored
+    if (this.guard.refuse('webSocketMessage')) return this.safeClose(ws, 1011, 'config_invalid');
     if (this.sockets.get(connId) !== ws) this.sockets.set(connId, ws);
     if (!this.config.authEnabled) {
       // The hot path: no closure per frame (run() would need one), same handling otherwise.
@@ -273,7 +303,19 @@ export class SignalHub extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    // Returning (not throwing) ends this alarm; a throw would be retried with a stack trace each time.
+    if (this.guard.refuse('alarm')) return;
+    this.countShellEvent('alarmRuns');
     this.run(() => this.hub().tick(Date.now()));
+  }
+
+  /** Counts for /metrics; a failing write must not turn a wake or an alarm into an error. */
+  private countShellEvent(field: Parameters<typeof recordShellEvent>[1]): void {
+    try {
+      recordShellEvent(this.kv, field);
+    } catch (err) {
+      writeLog({ level: 'warn', event: 'ops.count_failed', field, error: String(err) });
+    }
   }
 
   /**
@@ -296,6 +338,7 @@ export class SignalHub extends DurableObject<Env> {
   /** See run(): log, answer the sender, drop the in-memory core. */
   private coreFailed(err: unknown, connId: string | undefined): void {
     this.core = null;
+    this.countShellEvent('internalErrors');
     writeLog({
       level: 'error',
       event: 'hub.internal_error',

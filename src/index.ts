@@ -1,13 +1,16 @@
 import { verifyToken } from './auth/jwt';
-import { ConfigError, parseConfig, type HubConfig } from './config';
+import { ConfigError, parseEnv, type HubConfig } from './config';
 import { inspectorCredentials } from './core/inspection';
+import { DEFAULT_HUB, namedHub } from './hub-name';
 import { writeLog, type Env } from './hub-object';
+import { HUB_NAME_HEADER } from './ops/directory';
+import { isOperator, operatorToken } from './ops/operator-auth';
+import { operatorRoute } from './ops/routes';
 import { PROTOCOL_VERSION, SERVER_VERSION, SERVICE_NAME } from './protocol/envelope';
 
 export { SignalHub } from './hub-object';
+export { HubDirectory } from './ops/directory';
 
-const DEFAULT_HUB = 'default';
-const HUB_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const json = (body: unknown, status = 200): Response =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -24,27 +27,29 @@ export const inspectHubNameFor = (pathname: string): string | null => {
   return namedHub(/^\/inspect\/([^/]+)\/?$/.exec(pathname));
 };
 
-const namedHub = (match: RegExpExecArray | null): string | null => {
-  if (!match?.[1]) return null;
-  let name: string;
-  try {
-    name = decodeURIComponent(match[1]);
-  } catch {
-    return null; // malformed percent-encoding is simply not a hub name
-  }
-  return HUB_NAME.test(name) ? name : null;
-};
-
-/** Vars are read and validated once per env object (once per isolate), not on every request. */
-const parsed = new WeakMap<Env, HubConfig>();
+/**
+ * Vars are read and validated once per env object (once per isolate), not on
+ * every request; an invalid config is remembered too, so `config.invalid` is
+ * logged once per isolate rather than once per request.
+ */
+const parsed = new WeakMap<Env, HubConfig | ConfigError>();
 const configOf = (env: Env): HubConfig => {
   let config = parsed.get(env);
   if (!config) {
-    config = parseConfig(env);
+    try {
+      config = parseEnv(env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      config = err;
+      writeLog({ level: 'error', event: 'config.invalid', issues: err.issues });
+    }
     parsed.set(env, config);
   }
+  if (config instanceof ConfigError) throw config;
   return config;
 };
+
+const isHealthPath = (pathname: string): boolean => pathname === '/health' || pathname.startsWith('/health/');
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
@@ -52,17 +57,17 @@ export default {
     let config: HubConfig;
     try {
       config = configOf(env);
-      // Auth on without a secret would let nobody in (or worse, accept tokens signed with ""): refuse to serve.
-      if (config.authEnabled && !(typeof env.JWT_SECRET === 'string' && env.JWT_SECRET.length > 0)) {
-        throw new ConfigError([{ path: 'JWT_SECRET', message: 'AUTH_ENABLED is true but the JWT_SECRET secret is not set' }]);
-      }
     } catch (err) {
       if (err instanceof ConfigError) {
-        writeLog({ level: 'error', event: 'config.invalid', issues: err.issues });
-        return json({ status: 'error', error: 'invalid_configuration', issues: err.issues }, 500);
+        // A health check is answered "unavailable", which is what load balancers and probes act on.
+        const status = isHealthPath(url.pathname) ? 503 : 500;
+        return json({ status: 'error', error: 'invalid_configuration', issues: err.issues }, status);
       }
       throw err;
     }
+
+    const operator = await operatorRoute(request, url, env, config);
+    if (operator) return operator;
 
     if (url.pathname === '/health') {
       return json({
@@ -83,7 +88,10 @@ export default {
       return json({ status: 'error', error: 'upgrade_required', message: 'Connect with a WebSocket upgrade.' }, 426);
     }
     const stub = env.SIGNAL_HUB.get(env.SIGNAL_HUB.idFromName(hub));
-    return stub.fetch(request);
+    // The object learns its own name from this header (for the hub directory); a client's own value is replaced.
+    const forwarded = new Request(request);
+    forwarded.headers.set(HUB_NAME_HEADER, hub);
+    return stub.fetch(forwarded);
   },
 } satisfies ExportedHandler<Env>;
 
@@ -94,7 +102,10 @@ export default {
  */
 const inspect = async (request: Request, url: URL, env: Env, config: HubConfig, hub: string): Promise<Response> => {
   if (!config.inspectEnabled) return json({ status: 'error', error: 'not_found', path: url.pathname }, 404);
-  if (config.authEnabled) {
+  // The operator (the dashboard's cookie, or a bearer token) may watch without a JWT.
+  const token = operatorToken(env);
+  const operator = token !== null && (await isOperator(request, token, true));
+  if (config.authEnabled && !operator) {
     const { token } = inspectorCredentials(url, request.headers.get('Sec-WebSocket-Protocol'));
     const verdict = await verifyToken(token, String(env.JWT_SECRET), Date.now());
     if (!verdict.ok) {

@@ -26,6 +26,8 @@ export interface Ack {
   target: string;
   /** While the ask waits for its answer: its row in the pending-ask count (src/core/limits.ts). */
   pending?: string;
+  /** When the hub received the ask, for the ask-to-ack latency; absent on acks stored by older versions. */
+  askedAt?: number;
 }
 
 interface Buffered {
@@ -62,6 +64,7 @@ export const isPaused = (session: Session): boolean => {
 };
 
 export const sendAck = (turn: Turn, ack: Ack): void => {
+  if (ack.askedAt !== undefined) turn.ackLatencies.push({ conn: ack.conn, ms: turn.now - ack.askedAt });
   turn.reply(ack.conn, ack.to, ack.requestId, 'hub:delivery_ack', {
     messageId: ack.messageId,
     deliveredAt: turn.now,

@@ -17,6 +17,7 @@ import {
   type Counters,
   type RateWindow,
 } from './stats';
+import { countClose, countError, countRequest, observeAck } from './ops-stats';
 import { hasJobs, queuedDeliveries, releaseBuffer, runJobBatch } from './delivery';
 import { connectHandler, lifecycleHandlers } from './lifecycle';
 import { backpressure, messagingHandlers } from './messaging';
@@ -279,6 +280,7 @@ export class HubCore implements HubOps {
     if (!isEnding(before.value) && isEnding(next.value)) {
       this.base.connectionsClosed++;
       noteEnding(this.host.kv, session.connId);
+      countClose((this.base.ops ??= {}), next.context.closeReason);
       addStats(this.base, session.stats);
       mergeRate(this.baseRate, session.stats, event.now);
       this.host.kv.put(NS.meta, RATE_KEY, this.baseRate);
@@ -374,6 +376,7 @@ export class HubCore implements HubOps {
       return;
     }
     const envelope = parsed.data;
+    countRequest((session.stats.ops ??= {}), isRequestType(envelope.type) ? envelope.type : 'other');
     const req = new Request(turn, this, session, envelope);
 
     if (envelope.ttl !== null && envelope.timestamp + envelope.ttl < turn.now) {
@@ -474,7 +477,8 @@ export class HubCore implements HubOps {
   }
 
   metrics(turn: Turn): Metrics {
-    const totals = this.counters;
+    // The per-label counts are for the Prometheus endpoint; hub:metrics keeps its flat numbers.
+    const { ops: _ops, ...totals } = this.counters;
     noteReported(turn.host.kv, totals);
     return {
       ...totals,
@@ -495,11 +499,13 @@ export class HubCore implements HubOps {
       if (session) session.stats.sent++;
       else this.base.messagesSent++;
     }
-    for (const conn of turn.errorConns) {
+    turn.errorConns.forEach((conn, i) => {
       const session = this.countedBy(turn, conn);
       if (session) session.stats.errors++;
       else this.base.errors++;
-    }
+      countError(((session?.stats ?? this.base).ops ??= {}), turn.errorCodes[i] ?? 'other');
+    });
+    for (const { conn, ms } of turn.ackLatencies) observeAck(((this.countedBy(turn, conn)?.stats ?? this.base).ops ??= {}), ms);
   }
 
   /** The session whose stats count a frame sent to `conn` this turn, or null for the base (marked dirty). A method, not a closure per turn. */

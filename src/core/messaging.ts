@@ -76,7 +76,7 @@ export const messagingHandlers: HandlerTable = {
       return;
     }
     const ack: Ack | null = req.isAsk
-      ? { conn: req.session.connId, to: envelope.from, requestId: envelope.id, messageId: envelope.id, target }
+      ? { conn: req.session.connId, to: envelope.from, requestId: envelope.id, messageId: envelope.id, target, askedAt: turn.now }
       : null;
     if (!isCanonicalAddress(target)) {
       if (ack) sendUnknownActor(turn, ack, NOT_AN_ADDRESS);

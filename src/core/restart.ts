@@ -66,7 +66,9 @@ const releaseVanished = (turn: Turn, hub: HubOps, known: ReadonlySet<string>): n
   return vanished;
 };
 
-type Totals = Record<keyof Counters, number>;
+/** The flat totals hub:metrics reports; the labelled operator counts (`ops`) are not among them. */
+type CounterName = Exclude<keyof Counters, 'ops'>;
+type Totals = Record<CounterName, number>;
 
 /**
  * Metrics never go backwards. What a lost session counted since it last
@@ -78,7 +80,7 @@ const shortfall = (kv: KvStore, totals: Totals): Partial<Totals> => {
   const reported = kv.get<Totals>(META, REPORTED);
   const add: Partial<Totals> = {};
   if (!reported) return add;
-  for (const k of Object.keys(totals) as (keyof Counters)[]) {
+  for (const k of Object.keys(totals) as CounterName[]) {
     const gap = (reported[k] ?? 0) - totals[k];
     if (gap > 0) add[k] = gap;
   }
@@ -104,6 +106,7 @@ export const recoverLostSockets = (
   releaseVanished(turn, hub, restored);
   // Counted from the counters, not the census: sessions from before the census existed are gone too.
   base.connectionsClosed = Math.max(base.connectionsClosed, base.connectionsOpened - restoredOpen);
-  const add = shortfall(turn.host.kv, totals());
-  for (const [k, v] of Object.entries(add) as [keyof Counters, number][]) base[k] += v;
+  const { ops: _ops, ...flat } = totals();
+  const add = shortfall(turn.host.kv, flat);
+  for (const [k, v] of Object.entries(add) as [CounterName, number][]) base[k] += v;
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { opsStatsSchema, sumOps, type OpsStats } from './ops-stats';
 
 /**
  * Traffic counters of one session, kept in its socket attachment. Writing the
@@ -17,6 +18,8 @@ export const sessionStatsSchema = z.object({
   rateSecond: z.number(),
   rateCount: z.number(),
   rateLast: z.number(),
+  /** Counts for the Prometheus endpoint (src/core/ops-stats.ts); absent until the first one. */
+  ops: opsStatsSchema.optional(),
 });
 export type SessionStats = z.infer<typeof sessionStatsSchema>;
 
@@ -37,6 +40,7 @@ export interface Counters {
   errors: number;
   connectionsOpened: number;
   connectionsClosed: number;
+  ops?: OpsStats | undefined;
 }
 
 export const emptyCounters = (): Counters => ({
@@ -54,6 +58,7 @@ export const addStats = (total: Counters, stats: SessionStats): void => {
   total.messagesSent += stats.sent;
   total.messagesDelivered += stats.delivered;
   total.errors += stats.errors;
+  total.ops = sumOps(total.ops, stats.ops);
 };
 
 /**

@@ -60,3 +60,13 @@ export const topicCount = (turn: Turn): number => {
   for (const [k] of turn.host.kv.scan<Subscription>(BY_TOPIC, '')) topics.add(k.slice(0, k.indexOf(SEP)));
   return topics.size;
 };
+
+/** Subscriber count of every topic, for the operator dashboard. */
+export const subscribersByTopic = (turn: Turn): Map<string, number> => {
+  const topics = new Map<string, number>();
+  for (const [k] of turn.host.kv.scan<Subscription>(BY_TOPIC, '')) {
+    const topic = k.slice(0, k.indexOf(SEP));
+    topics.set(topic, (topics.get(topic) ?? 0) + 1);
+  }
+  return topics;
+};

@@ -36,6 +36,10 @@ export class Turn {
   registryTouched = false;
   /** Connections that were sent an error reply this turn, one entry per error. */
   readonly errorConns: string[] = [];
+  /** The error code of each entry of errorConns, for the per-code counters. */
+  readonly errorCodes: string[] = [];
+  /** Asks whose hub:delivery_ack went out this turn: the asking connection and how long the ack took. */
+  readonly ackLatencies: { conn: string; ms: number }[] = [];
   jobsAdded = false;
   /**
    * The session whose frame started this turn, if any. The turn's traffic
@@ -109,6 +113,7 @@ export class Turn {
   error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string, log = true): void {
     const { type, payload } = errorReply(spec);
     this.errorConns.push(conn);
+    this.errorCodes.push(spec.code);
     // errorReply builds the payload from the catalogue; replies.ts pins its shape per reply type.
     this.hubFrame(conn, to, requestId, type, payload, {});
     if (!log) return;

@@ -96,8 +96,8 @@ describe('client connect errors: nothing listening', () => {
 describe('client connect errors: a hub with an invalid configuration', () => {
   let server: DevServer;
   beforeAll(async () => {
-    // The Worker answers every request, /health included, with 500 invalid_configuration.
-    server = await startDevServer({ vars: { RATE_LIMIT_BURST: 'notanumber' }, readyStatus: 500 });
+    // /health answers 503 with broken vars; the WebSocket path answers 500 invalid_configuration.
+    server = await startDevServer({ vars: { RATE_LIMIT_BURST: 'notanumber' }, readyStatus: 503 });
   });
   afterAll(async () => {
     await server?.stop();

@@ -34,7 +34,8 @@ export interface DevServerOptions {
   root?: string;
   /**
    * The GET /health status that means the server is up. 200 by default; a
-   * test of a broken configuration waits for the 500 the Worker answers then.
+   * test of a broken configuration waits for the status the Worker answers
+   * then (503 since the operations endpoints).
    */
   readyStatus?: number;
 }
@@ -116,7 +117,7 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): void => {
 
 /**
  * Starts `wrangler dev --local` on a free loopback port with empty storage of
- * its own, and resolves once GET /health answers 200. Wrangler runs as the
+ * its own, and resolves once GET /health answers 200 (or `healthStatus`). Wrangler runs as the
  * leader of a new process group, so stopping it also reaches workerd and
  * esbuild, which it spawns into the same group.
  */

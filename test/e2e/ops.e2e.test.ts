@@ -212,7 +212,7 @@ describe('POST /admin/shutdown', () => {
   it('the client library takes 1001 as "reconnect": it comes back and restores its registration', async () => {
     const hub = freshHub('shutdown-client');
     const client = new HubClient({ url: `${server.wsUrl}/ws/${hub}`, identity: '@(ops/client)', WebSocket });
-    const disconnects: { code: number; reason: string; willReconnect: boolean }[] = [];
+    const disconnects: { code: number; reason: string; willReconnect: boolean; cause?: unknown }[] = [];
     client.on('disconnected', (d) => disconnects.push(d));
     try {
       await client.connect();
@@ -220,7 +220,12 @@ describe('POST /admin/shutdown', () => {
       const restored = new Promise<unknown>((resolve) => client.on('restored', resolve));
       expect((await fetch(`${server.baseUrl}/admin/shutdown/${hub}`, { method: 'POST', headers: auth })).status).toBe(200);
       expect(await restored).toEqual({ registrations: 1, subscriptions: 0, failed: 0 });
-      expect(disconnects[0]).toEqual({ code: 1001, reason: 'server_shutdown', willReconnect: true });
+      expect(disconnects[0]).toEqual({
+        code: 1001,
+        reason: 'server_shutdown',
+        willReconnect: true,
+        cause: expect.objectContaining({ kind: 'closed', code: 1001, reason: 'server_shutdown' }),
+      });
       expect(client.state).toBe('connected');
     } finally {
       await client.disconnect().catch(() => undefined);

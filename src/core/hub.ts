@@ -89,6 +89,12 @@ export class HubCore implements HubOps {
    * replay inspector. Unset in the Durable Object, where it costs one read.
    */
   onTransition: ((step: MachineStep) => void) | undefined = undefined;
+  /**
+   * Set by the runtime when it has a hook for application messages: types
+   * outside `hub:` from a connected session then become an `app` effect
+   * instead of an unknown_type error (docs/PROTOCOL.md, "Application messages").
+   */
+  appMessages = false;
 
   private readonly host: HubHost;
 
@@ -415,6 +421,10 @@ export class HubCore implements HubOps {
   private dispatch(req: Request, envelope: Envelope): void {
     const type = envelope.type;
     if (!isRequestType(type) || !this.handlers[type]) {
+      if (this.appMessages && !type.startsWith('hub:')) {
+        req.turn.effects.push({ kind: 'app', conn: req.session.connId, envelope });
+        return;
+      }
       req.fail({
         code: 'unknown_type',
         message: type.startsWith('hub:')

@@ -2,7 +2,7 @@ import { env, exports } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { HubClient, eventually, expectError, freshHub, hibernate, type Frame } from '../workerd/hub-client';
+import { WorkerdClient, eventually, expectError, freshHub, hibernate, type Frame } from '../workerd/hub-client';
 import { BANNED } from './worker';
 
 /**
@@ -14,7 +14,7 @@ import { BANNED } from './worker';
 const stub = (hub: string) => env.SIGNAL_HUB.get(env.SIGNAL_HUB.idFromName(hub));
 
 /** An application message (a type outside hub:), as a client of the embedding app would send it. */
-const appMessage = (client: HubClient, type: string, payload: unknown, pattern: 'ask' | 'tell' = 'ask') => {
+const appMessage = (client: WorkerdClient, type: string, payload: unknown, pattern: 'ask' | 'tell' = 'ask') => {
   const base = client.build('hub:heartbeat', null, { pattern });
   return { ...base, type, to: '@(mount/app)', payload };
 };
@@ -41,8 +41,8 @@ describe('SignalHub mounted in another Worker', () => {
 
   it('the hub connects, registers and delivers as in the stand-alone Worker', async () => {
     const hub = freshHub('mount-hub');
-    const a = await HubClient.connected(hub, '@(mount/a)');
-    const b = await HubClient.connected(hub, '@(mount/b)');
+    const a = await WorkerdClient.connected(hub, '@(mount/a)');
+    const b = await WorkerdClient.connected(hub, '@(mount/b)');
     expect((await b.ask('hub:register', { actorAddress: '@(mount/b)', capabilities: ['chat'] })).type).toBe('hub:registered');
     const sent = await a.ask('hub:send', { to: '@(mount/b)', type: 'chat.line', data: { text: 'hi' } });
     expect(sent.type).toBe('hub:delivery_ack');
@@ -54,7 +54,7 @@ describe('SignalHub mounted in another Worker', () => {
 
   it('onMessage sees an application message and replies to it; without a reply nothing comes back but the session lives on', async () => {
     const hub = freshHub('mount-app');
-    const a = await HubClient.connected(hub, '@(mount/app-user)');
+    const a = await WorkerdClient.connected(hub, '@(mount/app-user)');
     const echo = appMessage(a, 'app:echo', { n: 7 });
     a.sendJson(echo);
     const reply: Frame = await a.reply(echo.id);
@@ -81,7 +81,7 @@ describe('SignalHub mounted in another Worker', () => {
 
   it('application messages reach the hook after a hibernation too', async () => {
     const hub = freshHub('mount-wake');
-    const a = await HubClient.connected(hub, '@(mount/sleeper)');
+    const a = await WorkerdClient.connected(hub, '@(mount/sleeper)');
     await hibernate(hub);
     const echo = appMessage(a, 'app:echo', 'after wake');
     a.sendJson(echo);
@@ -91,7 +91,7 @@ describe('SignalHub mounted in another Worker', () => {
 
   it("authorize's refusal reaches the client as the contract's unauthorized error, then the socket closes 4401", async () => {
     const hub = freshHub('mount-auth');
-    const banned = await HubClient.open(hub, BANNED);
+    const banned = await WorkerdClient.open(hub, BANNED);
     const id = banned.request('hub:connect', null, { metadata: { protocolVersion: '0.1.0' } });
     const refused = expectError(await banned.reply(id), 'hub:unauthorized', 'unauthorized', id);
     expect(refused).toMatchObject({ action: 'connect', reason: 'banned', retryable: false });
@@ -99,13 +99,13 @@ describe('SignalHub mounted in another Worker', () => {
     await banned.waitClosed();
     expect(banned.closed?.code).toBe(4401);
     // Anyone else is admitted on the same hub.
-    const fine = await HubClient.connected(hub, '@(mount/welcome)');
+    const fine = await WorkerdClient.connected(hub, '@(mount/welcome)');
     fine.close();
   });
 
   it('onClose fires with the identity and the close code', async () => {
     const hub = freshHub('mount-close');
-    const a = await HubClient.connected(hub, '@(mount/leaver)');
+    const a = await WorkerdClient.connected(hub, '@(mount/leaver)');
     await a.expectAlive();
     a.close(4000);
     await eventually(async () => (await closesSeen(hub)).some((c) => c.identity === '@(mount/leaver)'), 5_000, 'onClose');

@@ -3,7 +3,8 @@ import { markPending, settlePending } from './limits';
 import { key, seqKey, SEP, type KvStore } from './kv-store';
 import { NS } from './namespaces';
 import type { HubOps } from './request';
-import { isLive, stateOf, type Session } from './session';
+import { isLive, isReachable, stateOf, type Session } from './session';
+import { toMailbox } from './mailbox';
 import { countDelivery } from './stats';
 import type { Turn } from './turn';
 
@@ -86,7 +87,9 @@ export const sendUnknownActor = (turn: Turn, ack: Ack, resolution?: string): voi
  * Beyond PAUSE_BUFFER_LIMIT the oldest buffered frame is dropped and counted;
  * an ask whose frame is dropped is told so, so no ask goes unanswered.
  */
-export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | null): 'delivered' | 'buffered' => {
+export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | null): 'delivered' | 'buffered' | 'refused' => {
+  // A suspended session has no socket: its mailbox holds the frame until it resumes (mailbox.ts).
+  if (target.snapshot.value === 'suspended') return toMailbox(turn, target, frame, ack) ? 'buffered' : 'refused';
   const holder = turn.statsHolder(target);
   countDelivery(holder.stats, turn.now);
   turn.dirty.add(holder);
@@ -225,7 +228,7 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
     // A queued send's ask stops waiting here: answered now, or waiting anew in a pause buffer.
     if (job.kind === 'send') settlePending(turn, job.ack);
     const target = hub.session(r.connId);
-    if (target && isLive(target)) {
+    if (target && isReachable(target)) {
       deliver(turn, target, frameFor(flat, r.address), job.kind === 'send' ? job.ack : null);
       job.delivered++;
     } else {

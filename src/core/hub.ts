@@ -34,8 +34,11 @@ import { Request, type Handler, type HandlerTable, type HubOps } from './request
 import {
   deadlineOf,
   emptyFlow,
+  emptyMailbox,
   fromAttachment,
   isLive,
+  isReachable,
+  isSuspended,
   newSnapshot,
   stateOf,
   stepMachine,
@@ -44,6 +47,8 @@ import {
   type SessionSnapshot,
 } from './session';
 import { NS } from './namespaces';
+import { drainMailbox, expireMailbox } from './mailbox';
+import { findResumable, forgetSuspended, loadSuspended, moveToConnection, storeSuspended, suspend } from './resume';
 import { Turn, type HubHost } from './turn';
 
 const UNKNOWN_ADDRESS = '@(unknown)';
@@ -112,6 +117,12 @@ export class HubCore implements HubOps {
         if (identity !== null && isLive(session)) this.claimIdentity(identity, session);
       }
     }
+    // Suspended sessions have no socket; their records are in storage (resume.ts).
+    for (const session of loadSuspended(host.kv)) {
+      this.sessions.set(session.connId, session);
+      const identity = session.snapshot.context.identity;
+      if (identity !== null) this.claimIdentity(identity, session);
+    }
     this.lostSockets = lostSockets(this.base, this.sessions.values());
   }
 
@@ -152,6 +163,8 @@ export class HubCore implements HubOps {
       authExpiresAt: null,
       permissions: null,
       stats: emptyStats(),
+      resumeHash: null,
+      mailbox: emptyMailbox(),
     };
     this.sessions.set(connId, session);
     this.base.connectionsOpened++;
@@ -167,7 +180,8 @@ export class HubCore implements HubOps {
     const turn = this.turn(now);
     turn.auth = auth;
     const session = this.sessions.get(connId);
-    if (!session || !counts(session)) return this.finish(turn);
+    // A suspended session's old socket may still deliver a frame while it closes: it speaks for nobody now.
+    if (!session || !counts(session) || isSuspended(session)) return this.finish(turn);
     turn.origin = session;
     session.stats.received++;
     try {
@@ -255,17 +269,26 @@ export class HubCore implements HubOps {
           if (released.length > 0) turn.registryTouched = true;
           releaseSubscriptions(turn, session.connId);
           releaseBuffer(turn, session);
+          // Released from `suspended`: waiting asks fail with resume_expired, the record goes.
+          expireMailbox(turn, session);
+          if (before.value === 'suspended') forgetSuspended(turn.host.kv, session.connId);
           if (ctx.identity !== null && this.identities.get(ctx.identity) === session.connId) {
             this.identities.delete(ctx.identity);
             // With auth off several sessions may share an identity: hand it to another live one.
             for (const other of this.sessions.values()) {
-              if (other !== session && isLive(other) && other.snapshot.context.identity === ctx.identity) {
+              if (other !== session && isReachable(other) && other.snapshot.context.identity === ctx.identity) {
                 this.claimIdentity(ctx.identity, other);
               }
             }
           }
           break;
         }
+        case 'suspendSession':
+          suspend(turn, session);
+          break;
+        case 'deliverMailbox':
+          drainMailbox(turn, session);
+          break;
         default:
           break; // assign actions were applied by the step itself
       }
@@ -438,9 +461,39 @@ export class HubCore implements HubOps {
     const row = this.host.registry.get(address);
     if (row && row.expiresAt > now) {
       const holder = this.sessions.get(row.connId);
-      if (holder && isLive(holder)) return holder;
+      if (holder && isReachable(holder)) return holder;
     }
     return this.resolveIdentity(address);
+  }
+
+  resumable(token: string | undefined, identity: string, now: number): Session | null {
+    return findResumable(this.sessions.values(), token, identity, now);
+  }
+
+  /**
+   * A resume: the suspended session moves onto the connecting one's socket
+   * and takes its place. The connecting placeholder never became a session
+   * of its own, so it counts as a connection that closed (reason `resumed`)
+   * and its few counts join the stored totals; the session keeps its stats.
+   */
+  adopt(turn: Turn, placeholder: Session, suspended: Session): Session {
+    const connId = placeholder.connId;
+    this.sessions.delete(suspended.connId);
+    const old = moveToConnection(turn, suspended, connId);
+    noteEnding(this.host.kv, old);
+    this.sessions.set(connId, suspended);
+    const identity = suspended.snapshot.context.identity;
+    if (identity !== null && this.identities.get(identity) === old) this.identities.set(identity, connId);
+    this.base.connectionsClosed++;
+    countClose((this.base.ops ??= {}), 'resumed');
+    addStats(this.base, placeholder.stats);
+    mergeRate(this.baseRate, placeholder.stats, turn.now);
+    placeholder.stats = emptyStats();
+    this.baseDirty = true;
+    turn.dirty.delete(placeholder);
+    turn.dirty.add(suspended);
+    if (turn.origin === placeholder) turn.origin = suspended;
+    return suspended;
   }
 
   /**
@@ -456,7 +509,7 @@ export class HubCore implements HubOps {
   resolveIdentity(identity: string): Session | null {
     const connId = this.identities.get(identity);
     const session = connId !== undefined ? this.sessions.get(connId) : undefined;
-    return session && isLive(session) ? session : null;
+    return session && isReachable(session) ? session : null;
   }
 
   checkBackpressure(turn: Turn, sender: Session): void {
@@ -544,7 +597,9 @@ export class HubCore implements HubOps {
     let lowest: number | null = null;
     for (const session of turn.dirty) {
       if (!this.sessions.has(session.connId)) continue;
-      turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
+      // A suspended session has no socket to hold its attachment: its record goes to storage.
+      if (isSuspended(session)) storeSuspended(this.host.kv, session);
+      else turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
       const due = deadlineOf(session);
       if (due !== null && (lowest === null || due < lowest)) lowest = due;
     }

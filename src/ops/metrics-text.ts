@@ -101,6 +101,12 @@ const FAMILIES: Family[] = [
     help: 'Sessions that started closing, by close reason (peer_closed: the client closed first).',
     samples: (s) => withRemainder('reason', s.counters.ops?.closes, s.counters.connectionsClosed),
   },
+  {
+    name: 'signalhub_mailbox_messages_total',
+    type: 'counter',
+    help: 'Messages for suspended sessions, by outcome (queued, delivered at resume, dropped_overflow, dropped_expired).',
+    samples: (s) => byLabel('outcome', s.counters.ops?.mailbox),
+  },
   scalar(
     'signalhub_frames_received_total',
     'counter',

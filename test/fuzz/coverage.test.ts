@@ -29,7 +29,7 @@ describe('session machine transition coverage', () => {
     const [limited] = [sessionMachine.resolveState({ value: 'rate-limited', context: {
       sessionId: 's', identity: '@(a)', capabilities: [], openedAt: 0, lastSeen: 0, connectDeadline: null,
       connectTimeoutMs: 1000, heartbeatTimeoutMs: 3000, rateLimitedUntil: 500, resumeTo: 'paused',
-      closeDeadline: null, closeCode: null, closeReason: null,
+      closeDeadline: null, closeCode: null, closeReason: null, resumeGraceMs: 0, graceUntil: null,
     } })];
     expect(transitionTaken({ before: limited, event: { type: 'TICK', now: 100, pingAt: 50 } })).toBe('rate-limited:TICK:3');
     expect(transitionTaken({ before: limited, event: { type: 'TICK', now: 600, pingAt: null } })).toBe('rate-limited:TICK:1');

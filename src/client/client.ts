@@ -366,7 +366,9 @@ export class HubClient {
     if (state === 'connected') {
       const info = this.transport.info!;
       const reconnect = this.transport.connects > 1;
-      if (reconnect) this.session.restore();
+      // A resumed session kept everything on the hub; only a new one is rebuilt.
+      if (reconnect && info.resumed === true) this.session.resumed(Date.now());
+      else if (reconnect) this.session.restore();
       this.outbox.flush();
       this.connectWaiters.resolveAll(info);
       this.events.emit('connected', { info, identity: this.identity, reconnect });

@@ -127,8 +127,8 @@ export const connectHandler = (req: Request): void => {
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     token,
     tokenExpiresAt: session.tokenExpiresAt!,
-    resumeToken,
-    resumed: suspended !== null,
+    // Absent while resume is off: the reply is then exactly what it was before resume existed.
+    ...(resumeToken !== null && { resumeToken, resumed: suspended !== null }),
   };
   req.reply('hub:connected', payload, { actorIdentity: identity });
   turn.log.log('info', suspended ? 'session.resumed' : 'session.connected', { sessionId: payload.sessionId, traceId: req.traceId });

@@ -33,11 +33,12 @@ export const connectedPayload = z.strictObject({
   tokenExpiresAt: time,
   /**
    * Present it in the next hub:connect to resume this session after an
-   * unexpected drop (PROTOCOL.md "Session resume"); null when resume is off.
+   * unexpected drop (PROTOCOL.md "Session resume"). Both fields are absent
+   * while resume is off (RESUME_GRACE_MS 0), so that reply is unchanged.
    */
-  resumeToken: z.string().min(1).nullable(),
+  resumeToken: z.string().min(1).optional(),
   /** Whether this connection continues an earlier session (same sessionId, registrations and subscriptions). */
-  resumed: z.boolean(),
+  resumed: z.boolean().optional(),
 });
 
 export const registeredPayload = z.strictObject({

@@ -545,7 +545,8 @@ describe('HubClient: reconnect', () => {
     });
     next.reply(next.request('hub:subscribe'), 'hub:subscribed', { topic: 'rooms/a', subscriptionId: 'new' });
     next.reply(next.request('hub:pause'), 'hub:paused', { paused: true, bufferLimit: 1000 });
-    expect(await restored).toEqual({ registrations: 1, subscriptions: 1, failed: 0 });
+    // This fake hub sends no resume token, so the session is rebuilt, not resumed.
+    expect(await restored).toEqual({ resumed: false, registrations: 1, subscriptions: 1, failed: 0, lostTopics: [] });
     expect(handle.subscriptionId).toBe('new');
 
     const ask = next.requests.find((r) => r.type === 'hub:send' && r.payload.data === 2)!;

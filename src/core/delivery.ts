@@ -5,6 +5,7 @@ import { NS } from './namespaces';
 import type { HubOps } from './request';
 import { isLive, isReachable, stateOf, type Session } from './session';
 import { toMailbox } from './mailbox';
+import { rememberSent } from './replay';
 import { countDelivery } from './stats';
 import type { Turn } from './turn';
 
@@ -95,6 +96,7 @@ export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | n
   turn.dirty.add(holder);
   if (!isPaused(target)) {
     turn.effects.push({ kind: 'send', conn: target.connId, frame });
+    rememberSent(target, frame);
     if (ack) sendAck(turn, ack);
     return 'delivered';
   }
@@ -130,6 +132,7 @@ export const flushBuffer = (turn: Turn, session: Session): number => {
   const entries = kv.scan<Buffered>(BUF, session.connId + SEP);
   for (const [, entry] of entries) {
     turn.effects.push({ kind: 'send', conn: session.connId, frame: entry.frame });
+    rememberSent(session, entry.frame);
     settlePending(turn, entry.ack);
     if (entry.ack) sendAck(turn, entry.ack);
   }

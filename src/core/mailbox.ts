@@ -3,6 +3,7 @@ import { key, seqKey, SEP } from './kv-store';
 import { markPending, settlePending } from './limits';
 import { NS } from './namespaces';
 import { countMailbox, type MailboxOutcome } from './ops-stats';
+import { rememberSent } from './replay';
 import type { Session } from './session';
 import type { Turn } from './turn';
 
@@ -101,6 +102,7 @@ export const drainMailbox = (turn: Turn, session: Session): number => {
   const rows = kv.scan<Letter>(MAILBOX, prefixOf(session));
   for (const [, letter] of rows) {
     turn.effects.push({ kind: 'send', conn: session.connId, frame: letter.frame });
+    rememberSent(session, letter.frame);
     if (letter.ack) {
       settlePending(turn, letter.ack);
       sendAck(turn, letter.ack);

@@ -2,6 +2,7 @@ import type { Ack, Job } from './delivery';
 import { SEP, type KvStore } from './kv-store';
 import { toMailbox } from './mailbox';
 import { NS } from './namespaces';
+import { takeRecent } from './replay';
 import { matchesResumeToken } from './resume-token';
 import { fromAttachment, isSuspended, toAttachment, type Session } from './session';
 import { addSubscription, removeSubscription, subscriptionsOfConn } from './topics';
@@ -59,12 +60,15 @@ export const findResumable = (sessions: Iterable<Session>, token: string | undef
 };
 
 /**
- * Entering `suspended`: what waited in the pause buffer (the client paused
- * before it dropped) is older than anything that arrives from now on, so it
- * moves to the head of the mailbox, in its order.
+ * Entering `suspended`: the frames the old socket may have missed
+ * (replay.ts), then what waited in the pause buffer (the client paused
+ * before it dropped), are older than anything that arrives from now on, so
+ * they go to the head of the mailbox, in their order.
  */
 export const suspend = (turn: Turn, session: Session): void => {
   const { kv } = turn.host;
+  // First what the old socket may not have read (replay.ts): it was sent before anything buffered or new.
+  for (const frame of takeRecent(session)) toMailbox(turn, session, frame, null);
   if (session.flow.buffered > 0) {
     for (const [, entry] of kv.scan<{ frame: string; ack: Ack | null }>(BUF, session.connId + SEP)) {
       toMailbox(turn, session, entry.frame, entry.ack);

@@ -27,6 +27,8 @@ export interface Session {
   resumeHash: string | null;
   /** The offline mailbox of a suspended session (src/core/mailbox.ts). */
   mailbox: MailboxState;
+  /** In memory only, never in the attachment: the last frames sent to the socket (src/core/replay.ts). */
+  recent?: { frames: string[]; chars: number } | undefined;
 }
 
 /** What the session knows of its mailbox, so a live or empty one never costs a storage read. */

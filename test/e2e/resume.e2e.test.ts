@@ -96,7 +96,11 @@ describe('session resume against wrangler dev', () => {
     await Promise.all(pending);
     expect(acked.sort((a, b) => a - b)).toEqual(Array.from({ length: N }, (_, k) => k + 1));
 
-    await waitFor(() => received.length >= N, 15_000, 'every acknowledged message at bob');
+    await waitFor(() => received.length >= N, 15_000, 'every acknowledged message at bob').catch((err: Error) => {
+      const got = new Set(received.map((m) => m.payload));
+      err.message += `; missing ${JSON.stringify(Array.from({ length: N }, (_, k) => k + 1).filter((k) => !got.has(k)))}, restored ${JSON.stringify(restored)}, disconnects ${JSON.stringify(disconnects)}`;
+      throw err;
+    });
     await new Promise((r) => setTimeout(r, 300));
     // Exactly once, in the order sent, with no application code for the resume.
     expect(received.map((m) => m.payload)).toEqual(Array.from({ length: N }, (_, k) => k + 1));

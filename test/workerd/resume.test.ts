@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NS } from '../../src/core/namespaces';
 import { SqlKvStore } from '../../src/storage/sql-kv-store';
 import { SqlRegistryStore } from '../../src/storage/sql-registry-store';
-import { HubClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame } from './hub-client';
+import { WorkerdClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame } from './hub-client';
 
 /**
  * Session resume (issue 14) in the real Durable Object: a client's socket
@@ -15,19 +15,19 @@ import { HubClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame 
 const storedRows = (hub: string, ns: string): Promise<number> =>
   runInDurableObject(stubFor(hub), (_instance, state) => new SqlKvStore(state.storage.sql).count(ns, ''));
 
-const appFrames = (client: HubClient): Frame[] => client.events.flatMap((e) => (e.kind === 'frame' && !String(e.frame.type).startsWith('hub:') ? [e.frame] : []));
+const appFrames = (client: WorkerdClient): Frame[] => client.events.flatMap((e) => (e.kind === 'frame' && !String(e.frame.type).startsWith('hub:') ? [e.frame] : []));
 
 describe('session resume across a forced hibernation', () => {
   it('everything sent during the gap arrives once, in order, after hub:connected; asks are acknowledged then', async () => {
     const hub = freshHub('resume');
-    const bob = await HubClient.open(hub, '@(rw/bob)');
+    const bob = await WorkerdClient.open(hub, '@(rw/bob)');
     const connected = await bob.connect();
     const { resumeToken, sessionId } = connected.payload as { resumeToken: string; sessionId: string; resumed: boolean };
     expect(connected.payload.resumed).toBe(false);
     expect(resumeToken.length).toBeGreaterThanOrEqual(22); // 24 random bytes, base64url
     const registered = await bob.ask('hub:register', { actorAddress: '@(rw/bob)', capabilities: ['chat'] });
     await bob.ask('hub:subscribe', { topic: 'rw-news' });
-    const alice = await HubClient.connected(hub, '@(rw/alice)');
+    const alice = await WorkerdClient.connected(hub, '@(rw/alice)');
 
     // A close the client did not mean as the end (not 1000/1001): the session is suspended, not released.
     bob.close(4000);
@@ -45,7 +45,7 @@ describe('session resume across a forced hibernation', () => {
     expect(alice.frames.filter((f) => f.type === 'hub:delivery_ack')).toEqual([]);
     await hibernate(hub);
 
-    const bob2 = await HubClient.open(hub, '@(rw/bob)');
+    const bob2 = await WorkerdClient.open(hub, '@(rw/bob)');
     const resumed = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
     expect(resumed.type).toBe('hub:connected');
     expect(resumed.payload).toMatchObject({ sessionId, resumed: true });
@@ -77,15 +77,15 @@ describe('session resume across a forced hibernation', () => {
 
   it('a normal close (1000) releases at once: the address is unknown and the token resumes nothing', async () => {
     const hub = freshHub('resume-clean');
-    const bob = await HubClient.open(hub, '@(rw/bob)');
+    const bob = await WorkerdClient.open(hub, '@(rw/bob)');
     const { resumeToken } = (await bob.connect()).payload as { resumeToken: string };
     await bob.ask('hub:register', { actorAddress: '@(rw/bob)', capabilities: [] });
-    const alice = await HubClient.connected(hub, '@(rw/alice)');
+    const alice = await WorkerdClient.connected(hub, '@(rw/alice)');
     bob.close(1000);
     await bob.waitClosed();
     await eventually(async () => (await alice.ask('hub:send', { to: '@(rw/bob)', type: 'm', data: 1 })).type === 'hub:unknown_actor', 5_000, 'release');
     await hibernate(hub);
-    const bob2 = await HubClient.open(hub, '@(rw/bob)');
+    const bob2 = await WorkerdClient.open(hub, '@(rw/bob)');
     const again = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
     expect(again.payload.resumed).toBe(false);
   });

@@ -176,7 +176,7 @@ describe('client against wrangler dev (short heartbeat)', () => {
     expect((await idle.client.discover('*')).actors).toEqual([]);
   });
 
-  it('reconnects after the hub drops the socket, re-registers, re-subscribes, and flushes sends queued meanwhile in order', async () => {
+  it('resumes after the hub drops the socket (heartbeat timeout): keeps its registration and subscription, and flushes sends queued meanwhile in order', async () => {
     const hub = freshHub('drop');
     const { control, WebSocketClass } = silenceableWebSocket();
     const carol = makeClient(server, hub, '@(e2e/carol)', { WebSocket: WebSocketClass });

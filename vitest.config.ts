@@ -143,6 +143,21 @@ export default defineConfig({
         },
       },
       {
+        // SignalHub mounted in a Worker of its own (test/workerd-mount/worker.ts): a subclass
+        // with hooks, bound as SIGNAL_HUB, beside that Worker's own routes.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './test/workerd-mount/wrangler.toml' },
+            miniflare: { bindings: pinned({}) },
+          }),
+        ],
+        test: {
+          name: 'workerd-mount',
+          include: ['test/workerd-mount/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           // test/compat/ plays the deployed 0.1.0 client libraries' flows. It runs in this

@@ -76,6 +76,12 @@ export class HubCore implements HubOps, PipelineHub {
    * replay inspector. Unset in the Durable Object, where it costs one read.
    */
   onTransition: ((step: MachineStep) => void) | undefined = undefined;
+  /**
+   * Set by the runtime when it has a hook for application messages: types
+   * outside `hub:` from a connected session then become an `app` effect
+   * instead of an unknown_type error (docs/PROTOCOL.md, "Application messages").
+   */
+  appMessages = false;
 
   private readonly host: HubHost;
 

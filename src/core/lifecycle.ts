@@ -83,6 +83,18 @@ export const connectHandler = (req: HubRequest): void => {
     verified = verdict;
   }
   if (refuseReservedIdentity(req, identity)) return;
+  const refusal = turn.auth?.refusal;
+  if (refusal) {
+    req.fail({
+      code: 'unauthorized',
+      message: refusal.message ?? `hub:connect refused for ${identity}.`,
+      resolution: refusal.resolution ?? 'Connect as an identity this hub admits; ask the hub operator which.',
+      extra: { action: 'connect', reason: refusal.reason },
+    });
+    turn.log.log('info', 'session.connect_refused', { sessionId: req.sessionId, traceId: req.traceId, reason: refusal.reason });
+    req.hub.drive(turn, req.session, { type: 'CONNECT_REFUSED', now: turn.now, code: CLOSE_CODES.unauthorized, reason: 'unauthorized' });
+    return;
+  }
   // Checked before anything changes: a session whose state could not be persisted is never acknowledged.
   if (refuseOversized(req, identity, capabilities, verified?.permissions ?? null)) return;
   // Session resume (PROTOCOL.md "Session resume"): a token that matches a

@@ -3,7 +3,7 @@ import { SEP, type KvStore } from './kv-store';
 import { toMailbox } from './mailbox';
 import { NS } from './namespaces';
 import { takeRecent } from './replay';
-import { matchesResumeToken } from './resume-token';
+import { hashResumeToken, sameHash } from './resume-token';
 import { fromAttachment, isSuspended, toAttachment, type Session } from './session';
 import { addSubscription, removeSubscription, subscriptionsOfConn } from './topics';
 import type { Turn } from './turn';
@@ -50,9 +50,10 @@ export const loadSuspended = (kv: KvStore): Session[] => {
  */
 export const findResumable = (sessions: Iterable<Session>, token: string | undefined, identity: string, now: number): Session | null => {
   if (token === undefined || token.length === 0) return null;
+  const hash = hashResumeToken(token);
   for (const s of sessions) {
     if (!isSuspended(s) || s.resumeHash === null) continue;
-    if (!matchesResumeToken(token, s.resumeHash)) continue;
+    if (!sameHash(hash, s.resumeHash)) continue;
     const c = s.snapshot.context;
     return c.identity === identity && c.graceUntil !== null && now < c.graceUntil ? s : null;
   }

@@ -1,4 +1,4 @@
-import { HubDirectory, SignalHub, routeSignalHubRequest, type CloseInfo, type ConnectClaim, type Env, type Envelope, type HubConnection } from '../../src/hub';
+import { HubDirectory, SignalHub, routeSignalHubRequest, type CloseInfo, type ConnectClaim, type Env, type Envelope, type HubConnection } from '../../src/hub/index';
 
 /**
  * A Worker of its own that mounts the hub as a user would: a SignalHub

@@ -158,9 +158,9 @@ export const releaseBuffer = (turn: Turn, session: Session): void => {
 
 export const hasJobs = (kv: KvStore): boolean => kv.count(JOB, '') > 0;
 
-/** Deliveries waiting anywhere: queued fan-out recipients plus pause buffers. */
+/** Deliveries waiting anywhere: queued fan-out recipients, pause buffers and the mailboxes of suspended sessions. */
 export const queuedDeliveries = (kv: KvStore): number => {
-  let queued = kv.count(BUF, '');
+  let queued = kv.count(BUF, '') + kv.count(NS.mailbox, '');
   for (const [, job] of kv.scan<Job>(JOB, '')) queued += job.remaining;
   return queued;
 };

@@ -138,6 +138,3 @@ export const expireMailbox = (turn: Turn, session: Session): number => {
   session.mailbox = { seq: session.mailbox.seq, count: 0, bytes: 0 };
   return rows.length;
 };
-
-/** Messages waiting in every mailbox, for the queued-deliveries gauge. */
-export const mailboxDepth = (turn: Turn): number => turn.host.kv.count(MAILBOX, '');

@@ -85,7 +85,7 @@ const FAMILIES: Family[] = [
   scalar(
     'signalhub_queued_deliveries',
     'gauge',
-    'Deliveries waiting in fan-out jobs and pause buffers.',
+    'Deliveries waiting in fan-out jobs, pause buffers and mailboxes of suspended sessions.',
     (s) => s.queuedDeliveries,
   ),
   scalar(

@@ -59,6 +59,8 @@ describe('session resume: drop, suspend, resume', () => {
     // No ack while the target has no socket.
     expect(alice.inbox().filter((m) => m.type === 'hub:delivery_ack')).toEqual([]);
 
+    // The four wait in the mailbox, which hub:metrics counts among queued deliveries.
+    expect(alice.ask('hub:metrics', null).payload.queuedDeliveries).toBe(4);
     sc.advance(GRACE - 1);
     const [bob2, connected] = reconnect(sc, '@(bob)', token);
     expect(connected.payload).toMatchObject({ sessionId, resumed: true });

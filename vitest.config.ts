@@ -65,6 +65,8 @@ export default defineConfig({
                 CLEANUP_INTERVAL_MS: 1000,
                 ACTOR_REGISTRY_LIMIT: 5,
                 RATE_LIMIT_PER_SECOND: 2,
+                // Session resume: a short grace so a timed-out session's release is observable too.
+                RESUME_GRACE_MS: 1000,
               }),
             },
           }),

@@ -22,4 +22,8 @@ export const NS = {
   census: 'conn',
   /** One row per hub:send ask still waiting for its delivery_ack, by asking connection. */
   pendingAsk: 'pask',
+  /** Offline mailboxes of suspended sessions: frames by session id and arrival sequence (src/core/mailbox.ts). */
+  mailbox: 'mbox',
+  /** The record of each suspended session (its attachment, since it has no socket), by its last connection. */
+  suspended: 'susp',
 } as const;

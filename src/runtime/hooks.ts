@@ -53,6 +53,10 @@ export interface RuntimeHooks {
    * `ask`, the hook owes the reply (`conn.reply`).
    */
   onMessage?(conn: HubConnection, message: Envelope): MaybePromise<void>;
-  /** A session's socket closed or failed; the hub has already released what the session held. */
+  /**
+   * A session's socket closed or failed; the hub has already released what
+   * the session held, or, for a drop it keeps resumable, suspended the
+   * session (docs/PROTOCOL.md "Session resume"): it may still come back.
+   */
   onClose?(conn: HubConnection, info: CloseInfo): MaybePromise<void>;
 }

@@ -85,7 +85,7 @@ export class FakeSocket implements SocketLike {
   }
 
   /** Completes hub:connect the way the hub does. */
-  accept(overrides: Partial<{ heartbeatInterval: number; identity: string; token: string }> = {}): void {
+  accept(overrides: Partial<{ heartbeatInterval: number; identity: string; token: string; resumeToken: string; resumed: boolean }> = {}): void {
     const connect = this.request('hub:connect');
     this.reply(
       connect,
@@ -99,6 +99,8 @@ export class FakeSocket implements SocketLike {
         rateLimit: { perSecond: 10, burst: 20 },
         token: overrides.token ?? 'session-token-1',
         tokenExpiresAt: Date.now() + 3_600_000,
+        // A hub with session resume on sends both (docs/PROTOCOL.md "Session resume").
+        ...(overrides.resumeToken !== undefined && { resumeToken: overrides.resumeToken, resumed: overrides.resumed ?? false }),
       },
       { actorIdentity: overrides.identity ?? connect.from },
     );

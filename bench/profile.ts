@@ -12,10 +12,11 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { startDevServer } from '../test/e2e/support/dev-server';
-import { WsTestClient } from '../test/e2e/support/ws-client';
+import { startDevServer } from '../harness/net/dev-server';
+import { WsTestClient } from '../harness/net/ws-client';
 import { buildRequest } from '../src/protocol/build';
-import { RAISED_LIMITS, cpuMs, findWorkerd } from './run';
+import { RAISED_LIMITS } from './options';
+import { cpuMs, findWorkerd } from './processes';
 
 interface Node {
   id: number;

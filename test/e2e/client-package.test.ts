@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPackages } from '../../scripts/build-packages';
-import { startDevServer, type DevServer } from './support/dev-server';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 
 /**
  * The client as another project gets it: built, packed with `npm pack`,

@@ -24,6 +24,8 @@ const USAGE = `usage: tsx bench/cli.ts [options]   (npm run bench -- [options])
   --idle N              memory: idle sessions opened (default 1000; reported per 1000)
   --frames F            framecost: frames per probe (default 400)
   --flood-seconds S     fairness: how long the flood runs while the askers ask (default 5)
+  --baseline-work K     fairness: the raw object's flood frames each do K JSON.parse rounds first (a frame as dear as the hub's)
+  --baseline-yield N    fairness, with --baseline-work: the raw object yields to its other sockets every N frames of one socket
   --only a,b,...        scenarios to run: ${SCENARIOS.join(', ')}
   --hub-var KEY=VALUE   extra [vars] override for the hub (repeatable), e.g. BROADCAST_SYNC_THRESHOLD=1000
   --max-seconds S       hard cap on the whole run (default 600); everything is stopped when it passes`;
@@ -46,6 +48,8 @@ const COUNTS = {
   idle: 'idle',
   frames: 'frames',
   'flood-seconds': 'floodSeconds',
+  'baseline-work': 'baselineWork',
+  'baseline-yield': 'baselineYield',
   'max-seconds': 'maxSeconds',
 } as const satisfies Record<string, keyof Options>;
 

@@ -30,6 +30,10 @@ export interface Options {
   frames: number;
   floodSeconds: number;
   storm: number;
+  /** fairness: the raw object's flood frames do this many JSON.parse rounds of stand-in work (0: none). */
+  baselineWork: number;
+  /** fairness: with baselineWork, the raw object yields after this many consecutive frames of one socket (0: never). */
+  baselineYield: number;
   only: ScenarioName[];
   hubVars: Record<string, string>;
   maxSeconds: number;
@@ -50,6 +54,8 @@ export const DEFAULTS: Options = {
   frames: 400,
   floodSeconds: 5,
   storm: 200,
+  baselineWork: 0,
+  baselineYield: 0,
   only: [...SCENARIOS],
   hubVars: {},
   maxSeconds: 600,

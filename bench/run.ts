@@ -51,6 +51,8 @@ export const runBench = async (o: Options, log: (line: string) => void = (l) => 
       frames: o.frames,
       floodSeconds: o.floodSeconds,
       storm: o.storm,
+      baselineWork: o.baselineWork,
+      baselineYield: o.baselineYield,
       only: o.only,
       maxSeconds: o.maxSeconds,
     },

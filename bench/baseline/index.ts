@@ -12,6 +12,12 @@ import { DurableObject } from 'cloudflare:workers';
  *   store:<x>     writes one SQLite row, then echoes <x>: prices one storage
  *                 write per frame for the bench's per-frame cost probe
  *   attach:<x>    rewrites the socket attachment, then echoes <x>
+ *   work:<k>:<n>:<op>  parses <op>'s body with JSON.parse k times, then does
+ *                 <op> (e.g. `to:<id>:<x>`): a frame that costs what a hub
+ *                 frame costs, for the fairness experiment of bench/README.
+ *                 With n > 0, after every n consecutive such frames from the
+ *                 same socket the handler settles on a zero-delay timer, so
+ *                 the runtime polls its other sockets (src/core/fair-turns.ts)
  *
  * Anything else is ignored.
  */
@@ -25,6 +31,8 @@ const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export class Baseline extends DurableObject<Env> {
   private tableReady = false;
   private writes = 0;
+  private streakWs: WebSocket | null = null;
+  private streak = 0;
 
   override async fetch(request: Request): Promise<Response> {
     const id = new URL(request.url).searchParams.get('id') ?? crypto.randomUUID();
@@ -35,6 +43,33 @@ export class Baseline extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const text = typeof message === 'string' ? message : new TextDecoder().decode(message);
+    // Consecutive frames of one socket, counted over every frame so that another socket's frame starts the count again.
+    if (ws !== this.streakWs) {
+      this.streakWs = ws;
+      this.streak = 0;
+    }
+    this.streak++;
+    if (text.startsWith('work:')) return this.work(ws, text);
+    this.handle(ws, text);
+  }
+
+  /** `work:<k>:<n>:<op>`: k parses of the body as stand-in hub work, then the op; a yield every n frames of one socket. */
+  private work(ws: WebSocket, text: string): Promise<void> | undefined {
+    const a = text.indexOf(':', 5);
+    const b = text.indexOf(':', a + 1);
+    if (a < 0 || b < 0) return undefined;
+    const rounds = Number(text.slice(5, a));
+    const every = Number(text.slice(a + 1, b));
+    const op = text.slice(b + 1);
+    const body = op.slice(op.indexOf('{'));
+    for (let i = 0; i < rounds; i++) JSON.parse(body);
+    this.handle(ws, op);
+    if (!(every > 0) || this.streak < every) return undefined;
+    this.streak = 0;
+    return new Promise<void>((done) => setTimeout(done, 0));
+  }
+
+  private handle(ws: WebSocket, text: string): void {
     const colon = text.indexOf(':');
     if (colon < 0) return;
     const op = text.slice(0, colon);

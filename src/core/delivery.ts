@@ -3,7 +3,7 @@ import { markPending, settlePending } from './limits';
 import { key, seqKey, SEP, type KvStore } from './kv-store';
 import { NS } from './namespaces';
 import type { HubOps } from './request';
-import { isLive, isReachable, stateOf, type Session } from './session';
+import { countsTraffic, isLive, isReachable, stateOf, type Session } from './session';
 import { toMailbox } from './mailbox';
 import { rememberSent } from './replay';
 import { countDelivery } from './stats';
@@ -227,6 +227,16 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
   const [jobKey, job] = first;
   const batch = nextBatch(kv, jobKey, turn.config.broadcastSyncThreshold);
   const flat: FlatFrame = { head: job.head, tail: job.tail };
+  const sender = hub.session(job.senderConn);
+  // The alarm has no frame whose sender would count what it causes, so each
+  // recipient of the batch would count its own delivery and be rewritten: a
+  // hundred attachment writes per batch, most of a queued fan-out's extra
+  // cost (issue 11). The job's sender counts them instead, as it counts its
+  // synchronous deliveries; its attachment is rewritten this turn anyway
+  // (flow.queued), and the totals, sums over sessions and the base, are the
+  // same. It then also counts the rest of this alarm's traffic, which changes
+  // none of the totals either.
+  if (sender && turn.origin === null && countsTraffic(sender)) turn.origin = sender;
   for (const r of batch) {
     // A queued send's ask stops waiting here: answered now, or waiting anew in a pause buffer.
     if (job.kind === 'send') settlePending(turn, job.ack);
@@ -242,7 +252,6 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
   job.remaining -= batch.length;
   if (job.remaining <= 0 || batch.length === 0) kv.delete(JOB, jobKey);
   else kv.put(JOB, jobKey, job);
-  const sender = hub.session(job.senderConn);
   if (sender) {
     sender.flow.queued = Math.max(0, sender.flow.queued - batch.length);
     turn.dirty.add(sender);

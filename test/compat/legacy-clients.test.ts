@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startDevServer, type DevServer } from '../e2e/support/dev-server';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { LegacyClient, NODE_FIXED_FROM, type Flavour, type Msg } from './support/legacy-client';
 
 /**

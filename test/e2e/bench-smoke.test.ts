@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RAISED_LIMITS, SCENARIOS, type Report } from '../../bench/run';
+import { RAISED_LIMITS, SCENARIOS } from '../../bench/options';
+import type { Report } from '../../bench/report';
 
 /**
  * Keeps `npm run bench` from rotting: its smoke mode runs every scenario at
@@ -15,7 +16,7 @@ const RUN_CAP_MS = 150_000;
 
 const runSmoke = (): Promise<{ code: number | null; stdout: string; stderr: string }> =>
   new Promise((done, fail) => {
-    const child = spawn(resolve(ROOT, 'node_modules/.bin/tsx'), ['bench/run.ts', '--smoke', '--json'], {
+    const child = spawn(resolve(ROOT, 'node_modules/.bin/tsx'), ['bench/cli.ts', '--smoke', '--json'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
@@ -78,7 +79,7 @@ describe('bench smoke mode', () => {
       if (m.key === 'lossPct' || m.key === 'failures') {
         expect(m.hub, where).toBe(0);
         expect(m.baseline, where).toBe(0);
-      } else if (m.key === 'cpuMs' || m.key === 'cpuUsPerMsg' || m.key === 'cpuUsPerFrame') {
+      } else if (m.key === 'cpuMs' || m.key === 'cpuUsPerMsg' || m.key === 'cpuUsPerFrame' || m.key === 'cpuUsPerRequest') {
         // CPU time comes in 10 ms ticks, so a tiny run may round down to zero.
         expect(m.hub!, where).toBeGreaterThanOrEqual(0);
         expect(m.baseline!, where).toBeGreaterThanOrEqual(0);
@@ -93,6 +94,7 @@ describe('bench smoke mode', () => {
 
     const keys = (scenario: string) => report.metrics.filter((m) => m.scenario === scenario).map((m) => m.key);
     expect(keys('connect')).toEqual(['rate', 'failures']);
+    expect(keys('storm')).toEqual(['allAckedMs', 'failures', 'cpuUsPerRequest']);
     expect(keys('tell')).toEqual(['throughput', 'lossPct', 'cpuUsPerMsg']);
     expect(keys('ask')).toEqual(['p50', 'p95', 'p99']);
     expect(keys('broadcast')).toEqual(['lastMs', 'cpuMs', 'lossPct']);

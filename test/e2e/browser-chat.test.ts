@@ -7,7 +7,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startChat, type Chat, type ChatLine } from '../../examples/node-chat';
 import { bundleClient } from '../../scripts/build-client';
-import { freePorts, startDevServer, type DevServer } from './support/dev-server';
+import { freePorts, startDevServer, type DevServer } from '../../harness/net/dev-server';
 
 /**
  * The browser example (examples/chat) in headless Chromium: two tabs chat

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { HubClient, type HubClientOptions } from '../../src/client/client';
 import { HubError } from '../../src/client/errors';
 import type { HubClientEvents } from '../../src/client/types';
-import { freePorts, startDevServer, type DevServer } from './support/dev-server';
+import { freePorts, startDevServer, type DevServer } from '../../harness/net/dev-server';
 
 /**
  * Why the client cannot connect, against real servers with the `ws`

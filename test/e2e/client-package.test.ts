@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPackages } from '../../scripts/build-packages';
-import { startDevServer, type DevServer } from './support/dev-server';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { ROOT, expectOnlyBuild, packWorkspaces, run, scratchProject, type Packed } from './support/packages';
 
 /**

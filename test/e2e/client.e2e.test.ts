@@ -4,7 +4,7 @@ import { HubClient, type HubClientOptions } from '../../src/client/client';
 import type { ConnectionState } from '../../src/client/connection-machine';
 import { HubError } from '../../src/client/errors';
 import type { HubClientEvents, HubMessage } from '../../src/client/types';
-import { startDevServer, type DevServer } from './support/dev-server';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { PING_FRAME } from '../../src/protocol/ping';
 
 /**

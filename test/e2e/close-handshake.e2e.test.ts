@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startDevServer, type DevServer } from './support/dev-server';
-import { WsTestClient, type Frame } from './support/ws-client';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { WsTestClient, type Frame } from '../../harness/net/ws-client';
 
 /**
  * Closes the hub starts, seen from a `ws` client over real TCP: the close

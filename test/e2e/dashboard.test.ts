@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startDevServer, type DevServer } from './support/dev-server';
-import { WsTestClient } from './support/ws-client';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { WsTestClient } from '../../harness/net/ws-client';
 
 /**
  * The operator dashboard in headless Chromium against `wrangler dev`: sign

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { startDevServer, type DevServer } from './support/dev-server';
-import { WsTestClient, type Frame } from './support/ws-client';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { WsTestClient, type Frame } from '../../harness/net/ws-client';
 
 /**
  * Delivery (contract §6) as real clients see it: `wrangler dev --local`, `ws`

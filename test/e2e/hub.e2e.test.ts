@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HUB_ADDRESS, PROTOCOL_VERSION, SERVER_VERSION } from '../../src/protocol/envelope';
-import { startDevServer, type DevServer } from './support/dev-server';
-import { WsTestClient, type Frame } from './support/ws-client';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { WsTestClient, type Frame } from '../../harness/net/ws-client';
 
 /**
  * The hub as a deployed client sees it: `wrangler dev --local` on a loopback

@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeFrame, inspectUrl, watchedHub } from '../../scripts/inspect-relay-lib';
-import { freePorts, startDevServer, type DevServer } from './support/dev-server';
-import { WsTestClient } from './support/ws-client';
+import { freePorts, startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { WsTestClient } from '../../harness/net/ws-client';
 
 /**
  * `npm run inspect` against a real hub: it says which hub it watches, names

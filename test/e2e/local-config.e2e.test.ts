@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeSnapshot, snapshotRepo, startDevServer } from './support/dev-server';
-import { WsTestClient } from './support/ws-client';
+import { removeSnapshot, snapshotRepo, startDevServer } from '../../harness/net/dev-server';
+import { WsTestClient } from '../../harness/net/ws-client';
 
 /**
  * A developer who turns auth on locally, as the README shows, must still get

@@ -5,8 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 // The source entry: the package directory resolves to its built dist.
 import { HubClient } from '../../src/client/index';
-import { startDevServer, type DevServer } from './support/dev-server';
-import { WsTestClient, type Frame } from './support/ws-client';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { WsTestClient, type Frame } from '../../harness/net/ws-client';
 
 /**
  * The operator surface against `wrangler dev`: /metrics scraped and parsed by

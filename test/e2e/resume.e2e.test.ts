@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { HubClient } from '../../src/client/client';
 import type { HubClientEvents, HubMessage } from '../../src/client/types';
-import { startDevServer, type DevServer } from './support/dev-server';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 
 /**
  * Session resume end to end (issue 14): `wrangler dev`, the real client

@@ -67,4 +67,29 @@ describe('attachment writes', () => {
     const closed = metrics(hub, c, '@(c)');
     expect(closed).toMatchObject({ messagesReceived: 12, messagesDelivered: 5, messagesSent: 11, errors: 1, connectionsClosed: 2 });
   });
+
+  it('a queued fan-out batch rewrites its sender, not each recipient, and the totals stay the same', () => {
+    const hub = new CountingFake(configWith({ broadcastSyncThreshold: 2, rateLimitBurst: 1000, rateLimitPerSecond: 1000 }));
+    const sender = connect(hub, '@(s)');
+    const recipients = Array.from({ length: 6 }, (_, i) => connect(hub, `@(r${i})`));
+    const watcher = connect(hub, '@(w)');
+    recipients.forEach((r, i) => send(hub, r, `@(r${i})`, 'hub:register', { actorAddress: `@(r${i}/inbox)`, capabilities: [] }));
+    send(hub, watcher, '@(w)', 'hub:register', { actorAddress: '@(w/inbox)', capabilities: [] });
+    send(hub, sender, '@(s)', 'hub:broadcast', { type: 'x', data: 1, excludeSelf: true }, 'tell');
+    const before = metrics(hub, watcher, '@(w)');
+    hub.persisted = [];
+    // One alarm per batch of 2 (7 recipients, the watcher too, 2 of them synchronously); queued work arms the alarm for now.
+    let alarms = 0;
+    for (; alarms < 10 && hub.alarmAt !== null && hub.alarmAt <= hub.clock.now(); alarms++) hub.fireAlarm();
+    expect(alarms).toBe(3);
+    expect([...recipients, watcher].every((r) => hub.messages(r).some((m) => m.type === 'x'))).toBe(true);
+    expect(hub.persisted).toEqual([sender.connId, sender.connId, sender.connId]);
+    const after = metrics(hub, watcher, '@(w)');
+    // The 5 queued deliveries, plus the second hub:metrics request and its reply.
+    const [delivered0, sent0, delivered1, sent1] = [before.messagesDelivered!, before.messagesSent!, after.messagesDelivered!, after.messagesSent!];
+    expect(delivered1 - delivered0).toBe(5);
+    expect(sent1 - sent0).toBe(6);
+    hub.hibernate();
+    expect(metrics(hub, watcher, '@(w)')).toMatchObject({ messagesDelivered: delivered1, messagesSent: sent1 + 1 });
+  });
 });

@@ -17,14 +17,15 @@
  * refused throughout rather than closed.
  */
 import { performance } from 'node:perf_hooks';
-import type { DevServer } from '../test/e2e/support/dev-server';
-import { buildRequest } from '../src/protocol/build';
+import type { DevServer } from '../../harness/net/dev-server';
+import { buildRequest } from '../../src/protocol/build';
+import { cpuMs, findWorkerd, portOf } from '../processes';
+import { collect, type Runs, type Side } from '../report';
+import { room, sleep, type Scenario } from '../targets';
 import { join, textOf, type FairSide } from './fairness';
 
 const FLOOD_BUFFER_BYTES = 256 * 1024;
 const SETTLE_MS = 250;
-
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 export interface RefusalRun {
   /** Runtime CPU µs per frame answered (hub: refused; baseline: echoed). */
@@ -94,4 +95,20 @@ export const refusalRuns = async (
     for (const side of ['hub', 'baseline'] as const) runs[side].push(await refusalRun(side, sides[side].server, sides[side].cpu, room(), seconds));
   }
   return runs;
+};
+
+/** The hub with its shipped limits (refusing) against the baseline echoing the same flood. */
+export const refusal: Scenario = async ({ name, targets, o, report, shipped }) => {
+  if (!shipped) return;
+  const base = targets.find((t) => t.side === 'baseline')!;
+  const hubCpu = findWorkerd(shipped.pid, portOf(shipped)).runtime;
+  const seconds = Math.min(3, o.floodSeconds);
+  const sides = { hub: { server: shipped, cpu: () => cpuMs(hubCpu) }, baseline: { server: base.server, cpu: () => cpuMs(base.procs.runtime) } };
+  const runs = (await refusalRuns(sides, o.repeat, seconds, () => room('refuse'))) as unknown as Record<Side, Runs[]>;
+  report.metrics.push(
+    ...collect(name, `refusal, one session floods an empty bucket for ${seconds} s (baseline: echoes)`, [
+      { key: 'cpuUsPerFrame', metric: 'runtime CPU us per refused frame', unit: 'us', better: 'lower' },
+      { key: 'answered', metric: 'frames answered', unit: 'count', better: 'higher' },
+    ], runs),
+  );
 };

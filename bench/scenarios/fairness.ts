@@ -13,10 +13,12 @@
  * an ask is an `echo:` round trip.
  */
 import { performance } from 'node:perf_hooks';
-import { WsTestClient } from '../test/e2e/support/ws-client';
-import type { DevServer } from '../test/e2e/support/dev-server';
-import { buildRequest } from '../src/protocol/build';
-import { HUB_ADDRESS } from '../src/protocol/envelope';
+import { WsTestClient } from '../../harness/net/ws-client';
+import type { DevServer } from '../../harness/net/dev-server';
+import { buildRequest } from '../../src/protocol/build';
+import { HUB_ADDRESS } from '../../src/protocol/envelope';
+import { collect, percentile, type MetricSpec, type Runs, type Side } from '../report';
+import { quiesce, room, sleep, type Scenario } from '../targets';
 
 export const ASKERS = 5;
 export const ASK_EVERY_MS = 150;
@@ -24,20 +26,12 @@ export const ASK_TIMEOUT_MS = 2_000;
 /** Keep this much unsent in the flooder's socket: enough that the server never waits for it. */
 const FLOOD_BUFFER_BYTES = 256 * 1024;
 
-export type FairSide = 'hub' | 'baseline';
+export type FairSide = Side;
 
 interface Peer {
   client: WsTestClient;
   address: string;
 }
-
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
-
-const percentile = (xs: number[], p: number): number | null => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
 
 export const textOf = (data: unknown): string => (Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
 
@@ -54,13 +48,13 @@ export const join = async (side: FairSide, server: DevServer, room: string, name
 };
 
 /** Frame `n` of the flood, built from one template (the id varies, as a real client's would). */
-const floodFrames = (side: FairSide, from: Peer, sink: Peer): ((n: number) => string) => {
+const floodFrames = (side: FairSide, from: Peer, sink: Peer, rawPrefix: string): ((n: number) => string) => {
   const body = JSON.stringify(
     buildRequest('hub:send', { to: sink.address, type: 'bench.flood', data: { n: 0 } }, { from: from.address, pattern: 'tell', id: 'ID' }),
   );
   const [before, after] = body.split('"ID"') as [string, string];
   if (side === 'hub') return (n) => `${before}"flood-${n}"${after}`;
-  return (n) => `to:${sink.address}:${before}"flood-${n}"${after}`;
+  return (n) => `${rawPrefix}to:${sink.address}:${before}"flood-${n}"${after}`;
 };
 
 export interface FairRun {
@@ -73,7 +67,11 @@ export interface FairRun {
 }
 
 /** One run: connect, flood for `seconds`, ask on schedule meanwhile, report. */
-export const fairnessRun = async (side: FairSide, server: DevServer, room: string, seconds: number): Promise<FairRun> => {
+/**
+ * `rawPrefix` goes before each of the raw object's flood frames: `work:<k>:<n>:`
+ * makes them as dear as a hub frame, with or without yielding (bench/baseline).
+ */
+export const fairnessRun = async (side: FairSide, server: DevServer, room: string, seconds: number, rawPrefix = ''): Promise<FairRun> => {
   const sink = await join(side, server, room, 'sink');
   const flooder = await join(side, server, room, 'flooder');
   const askers = await Promise.all(Array.from({ length: ASKERS }, (_, i) => join(side, server, room, `asker${i}`)));
@@ -105,7 +103,7 @@ export const fairnessRun = async (side: FairSide, server: DevServer, room: strin
 
   let flooding = true;
   let sent = 0;
-  const frame = floodFrames(side, flooder, sink);
+  const frame = floodFrames(side, flooder, sink, rawPrefix);
   const flood = (async () => {
     while (flooding && !flooder.client.closed) {
       while (flooder.client.ws.bufferedAmount < FLOOD_BUFFER_BYTES) flooder.client.sendRaw(frame(sent++));
@@ -144,4 +142,30 @@ export const fairnessRun = async (side: FairSide, server: DevServer, room: strin
   for (const p of all) p.client.terminate();
   await sleep(500);
   return { p50: percentile(samples, 50), p99: percentile(samples, 99), served: samples.length, asked, floodRate: sent / floodSeconds };
+};
+
+/** The hub twice, limits raised and shipped, and the baseline under the same flood, alternating. */
+export const fairness: Scenario = async ({ name, targets, o, report, shipped }) => {
+  const rawPrefix = o.baselineWork > 0 ? `work:${o.baselineWork}:${o.baselineYield}:` : '';
+  const raised: Record<Side, Runs[]> = { hub: [], baseline: [] };
+  const limited: Record<Side, Runs[]> = { hub: [], baseline: [] };
+  for (let i = 0; i < o.repeat; i++) {
+    for (const t of targets) {
+      await quiesce(t);
+      const run = await fairnessRun(t.side, t.server, room('fair'), o.floodSeconds, rawPrefix);
+      raised[t.side].push({ ...run } as unknown as Runs);
+      if (t.side === 'baseline') limited.baseline.push({ ...run } as unknown as Runs);
+    }
+    if (shipped) limited.hub.push({ ...(await fairnessRun('hub', shipped, room('fairship'), o.floodSeconds)) } as unknown as Runs);
+  }
+  const specs: MetricSpec[] = [
+    { key: 'p50', metric: 'askers p50 ms', unit: 'ms', better: 'lower' },
+    { key: 'p99', metric: 'askers p99 ms', unit: 'ms', better: 'lower' },
+    { key: 'served', metric: `asks served (of ~${Math.round((o.floodSeconds * 1000 * ASKERS) / ASK_EVERY_MS)}, ${ASK_TIMEOUT_MS} ms cap)`, unit: 'count', better: 'higher' },
+    { key: 'floodRate', metric: 'flood frames/s written by the client', unit: '1/s', better: 'higher' },
+  ];
+  const rawWork = rawPrefix ? `, raw flood frames do ${o.baselineWork} parses${o.baselineYield > 0 ? ` and yield every ${o.baselineYield}` : ''}` : '';
+  const label = (what: string) => `fairness, 1 flooder + ${ASKERS} askers every ${ASK_EVERY_MS} ms, ${what}${rawWork}`;
+  report.metrics.push(...collect(name, label('limits raised'), specs, raised));
+  if (shipped) report.metrics.push(...collect(name, label('hub with shipped limits'), specs, limited));
 };

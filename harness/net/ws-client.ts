@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
-import { buildRequest, type BuildOptions } from '../../../src/protocol/build';
-import { PROTOCOL_VERSION } from '../../../src/protocol/envelope';
-import type { Requests, RequestType } from '../../../src/protocol/messages';
+import { buildRequest, type BuildOptions } from '../../src/protocol/build';
+import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
+import type { Requests, RequestType } from '../../src/protocol/messages';
 
 export type Frame = Record<string, any>;
 

@@ -45,6 +45,12 @@ export const varsSchema = z.object({
     MAX_REGISTRATIONS_PER_SESSION: int(1000),
     MAX_SUBSCRIPTIONS_PER_SESSION: int(1000),
     MAX_PENDING_ASKS_PER_SESSION: int(1000),
+    // ---- Idempotent requests and topic recovery (issue 14 B; docs/PROTOCOL.md "Idempotent requests", "Topic recovery").
+    DEDUP_WINDOW_MS: int(60_000, 0),
+    DEDUP_LIMIT: int(1000),
+    DEDUP_FLUSH_MS: int(200, 10),
+    TOPIC_HISTORY_SIZE: int(100, 0),
+    TOPIC_HISTORY_TTL_MS: int(120_000, 1000),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info').describe(`one of ${LOG_LEVELS.join(', ')} (default info)`),
     AUTH_ENABLED: bool(false),
     INSPECT_ENABLED: bool(false),
@@ -85,6 +91,12 @@ const toConfig = (v: Vars) => ({
   maxRegistrationsPerSession: v.MAX_REGISTRATIONS_PER_SESSION,
   maxSubscriptionsPerSession: v.MAX_SUBSCRIPTIONS_PER_SESSION,
   maxPendingAsksPerSession: v.MAX_PENDING_ASKS_PER_SESSION,
+  // ---- Idempotent requests and topic recovery (issue 14 B).
+  dedupWindowMs: v.DEDUP_WINDOW_MS,
+  dedupLimit: v.DEDUP_LIMIT,
+  dedupFlushMs: v.DEDUP_FLUSH_MS,
+  topicHistorySize: v.TOPIC_HISTORY_SIZE,
+  topicHistoryTtlMs: v.TOPIC_HISTORY_TTL_MS,
   logLevel: v.LOG_LEVEL,
   authEnabled: v.AUTH_ENABLED,
   inspectEnabled: v.INSPECT_ENABLED,
@@ -113,6 +125,12 @@ const CROSS_CHECKS: { vars: VarName[]; ok: (v: Vars) => boolean; allowed: (v: Va
     vars: ['HEARTBEAT_TIMEOUT_MS', 'HB_INTERVAL_SECONDS'],
     ok: (v) => (v.HEARTBEAT_TIMEOUT_MS ?? v.HB_INTERVAL_SECONDS * 3000) > v.HB_INTERVAL_SECONDS * 1000,
     allowed: (v) => `longer than the heartbeat interval, HB_INTERVAL_SECONDS × 1000 (${v.HB_INTERVAL_SECONDS * 1000} ms)`,
+  },
+  {
+    // A flush later than the window would let an id be forgotten before it was ever stored.
+    vars: ['DEDUP_FLUSH_MS', 'DEDUP_WINDOW_MS'],
+    ok: (v) => v.DEDUP_WINDOW_MS === 0 || v.DEDUP_FLUSH_MS < v.DEDUP_WINDOW_MS,
+    allowed: (v) => `below DEDUP_WINDOW_MS (${v.DEDUP_WINDOW_MS})`,
   },
 ];
 

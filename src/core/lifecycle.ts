@@ -11,6 +11,7 @@ import type { AuthVerdict } from './auth';
 import type { HandlerTable, Request } from './request';
 import { refuseReservedIdentity } from './reserved';
 import { refuseOversized } from './session-budget';
+import { dedupScopeKind } from './idempotency';
 
 export const TOKEN_LIFETIME_MS = 3_600_000;
 
@@ -106,6 +107,8 @@ export const connectHandler = (req: Request): void => {
       maxActorsPerInstance: config.registryLimit,
       supportsBackpressure: true,
       supportedContentTypes: ['application/json'],
+      // Idempotent requests (issue 14 B): a client may resend in-flight requests with their ids when this says it is safe.
+      ...(config.dedupWindowMs > 0 && { idempotency: { windowMs: config.dedupWindowMs, scope: dedupScopeKind(config) } }),
     },
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     token,

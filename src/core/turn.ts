@@ -34,7 +34,7 @@ export interface ReplyCapture {
   retryable: boolean;
 }
 
-export type ReplyTap = (conn: string, requestId: string, frame: string, retryable: boolean) => void;
+export type ReplyTap = (conn: string, requestId: string, frame: string, retryable: boolean, now: number) => void;
 
 /**
  * Everything one inbound event may produce. A turn collects effects in order,
@@ -141,7 +141,7 @@ export class Turn {
       capture.frames.push(effect.frame);
       if (retryable) capture.retryable = true;
     } else {
-      this.tap?.(conn, requestId, effect.frame, retryable);
+      this.tap?.(conn, requestId, effect.frame, retryable, this.now);
     }
   }
 

@@ -186,7 +186,8 @@ export class HubCore implements HubOps, PipelineHub {
         this.drive(turn, session, { type: 'TICK', now, pingAt });
       }
     }
-    if (this.seen.flushDue !== null && this.seen.flushDue <= now) this.seen.flush(now);
+    // Any alarm flushes the seen-set, early or not: the writes are owed anyway, and sooner only narrows the exposure.
+    if (this.seen.flushDue !== null) this.seen.flush(now);
     const removed = this.host.registry.deleteExpired(now);
     if (removed > 0) turn.log.log('debug', 'registry.cleanup', { removed });
     runJobBatch(turn, this);

@@ -154,8 +154,15 @@ export interface HubClientEvents extends Record<string, unknown> {
    * close code, a timeout), as far as the platform tells.
    */
   disconnected: { code: number; reason: string; willReconnect: boolean; cause: ConnectionCause };
-  /** Registrations and subscriptions were restored after a reconnect. */
-  restored: { registrations: number; subscriptions: number; failed: number };
+  /**
+   * The session is back after a reconnect. `resumed: true`: the hub kept it
+   * (same sessionId; registrations and subscriptions were never lost, and
+   * what was sent meanwhile arrives first). `resumed: false`: a new session,
+   * on which the client registered and subscribed again (`failed` of those
+   * did not succeed). `lostTopics`: topics whose publications during the gap
+   * may be missing (always empty when resumed).
+   */
+  restored: { resumed: boolean; registrations: number; subscriptions: number; failed: number; lostTopics: string[] };
   /** A message another actor sent (send, broadcast or publication). */
   message: HubMessage;
   /**

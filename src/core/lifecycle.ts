@@ -108,7 +108,7 @@ export const connectHandler = (req: Request): void => {
       supportsBackpressure: true,
       supportedContentTypes: ['application/json'],
       // Idempotent requests (issue 14 B): a client may resend in-flight requests with their ids when this says it is safe.
-      ...(config.dedupWindowMs > 0 && { idempotency: { windowMs: config.dedupWindowMs, scope: dedupScopeKind(config) } }),
+      ...(config.dedupWindowMs > 0 && { idempotency: { windowMs: config.dedupWindowMs, limit: config.dedupLimit, scope: dedupScopeKind(config) } }),
     },
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     token,

@@ -28,7 +28,7 @@ export const connectedPayload = z.strictObject({
     supportsBackpressure: z.literal(true),
     supportedContentTypes: z.array(z.string()),
     // Idempotent requests (issue 14 B): how long and by what a resent request id is recognised.
-    idempotency: z.strictObject({ windowMs: count, scope: z.enum(['session', 'identity']) }).optional(),
+    idempotency: z.strictObject({ windowMs: count, limit: count, scope: z.enum(['session', 'identity']) }).optional(),
   }),
   rateLimit: z.strictObject({ perSecond: z.number().nonnegative(), burst: z.number().nonnegative() }),
   token: z.string(),

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { HubConfig } from '../src/config';
 import { commandArbs } from './commands';
+import { learnResume } from './commands/common';
 import { OpenSocket } from './commands/open-socket';
 import { FULL_PROFILE, liveClient, newModel, SLOTS, type FuzzProfile, type HubModel } from './model';
 import { FuzzHub } from './system';
@@ -142,7 +143,7 @@ const settle = async (m: HubModel, r: FuzzHub): Promise<void> => {
   await r.step(m, { op: 'advance', ms: 3_000 });
   for (let slot = 0; slot < SLOTS; slot++) {
     const c = liveClient(m, slot);
-    if (c) await r.request(m, c, 'hub:resume', null);
+    if (c) await r.request(m, c, 'hub:resume', null, {}, learnResume(c));
   }
   await r.step(m, { op: 'advance', ms: 0 });
 };

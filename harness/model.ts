@@ -167,3 +167,89 @@ export const releaseClient = (c: ClientModel, phase: 'closing' | 'closed'): void
 };
 
 export const nextMessageId = (m: HubModel): string => `m${++m.nextMessage}`;
+
+// ------------------------------------------------------------------ what the hub acknowledged
+// Each command teaches the model from its own request's reply (fast-check's
+// model-based style: the model is updated in the command); these are the
+// updates they share.
+
+/** hub:connected: the session is live under the identity the hub chose. */
+export const learnConnected = (c: ClientModel, identity: string, sessionToken: string | null): void => {
+  c.phase = 'live';
+  c.identity = identity;
+  c.sessionToken = sessionToken;
+  c.everHeld.add(identity);
+};
+
+/** hub:registered: the address is this client's now; any other holder lost it (last one wins). */
+export const learnRegistered = (
+  m: HubModel,
+  c: ClientModel,
+  grant: { actorAddress: string; renewalToken: string; expiresAt: number; version: number },
+  renewOnHeartbeat: boolean,
+): void => {
+  const address = grant.actorAddress;
+  const old = c.registrations.get(address);
+  if (old) c.retiredTokens.push(old.renewalToken);
+  for (const other of m.slots) {
+    if (other && other !== c && other.registrations.has(address)) dropRegistration(other, address);
+  }
+  c.registrations.set(address, {
+    renewalToken: grant.renewalToken,
+    expiresAt: grant.expiresAt,
+    version: grant.version,
+    ttlMs: grant.expiresAt - m.now,
+    renewOnHeartbeat,
+  });
+  c.everHeld.add(address);
+  m.versions.set(address, grant.version);
+};
+
+export const dropRegistration = (c: ClientModel, address: string): void => {
+  const reg = c.registrations.get(address);
+  if (reg) {
+    c.retiredTokens.push(reg.renewalToken);
+    c.registrations.delete(address);
+  }
+};
+
+/** hub:renewed: a new token and expiry; the old token is retired. */
+export const learnRenewed = (c: ClientModel, grant: { actorAddress: string; renewalToken: string; expiresAt: number }): void => {
+  const reg = c.registrations.get(grant.actorAddress);
+  if (!reg) return;
+  c.retiredTokens.push(reg.renewalToken);
+  reg.renewalToken = grant.renewalToken;
+  reg.expiresAt = grant.expiresAt;
+};
+
+/** A heartbeat the hub processed: registrations made with renewOnHeartbeat start their ttl again. */
+export const learnHeartbeat = (m: HubModel, c: ClientModel): void => {
+  for (const reg of c.registrations.values()) {
+    if (reg.renewOnHeartbeat && inForce(reg, m.now)) reg.expiresAt = m.now + reg.ttlMs;
+  }
+};
+
+/** hub:subscribed: the subscription is kept under the acting address; one subscriber per (topic, address). */
+export const learnSubscribed = (m: HubModel, c: ClientModel, topic: string, actingAs: string, subscriptionId: string): void => {
+  const key = subKey(topic, actingAs);
+  for (const other of m.slots) if (other && other !== c) other.subscriptions.delete(key);
+  c.subscriptions.set(key, subscriptionId);
+};
+
+/**
+ * An unsubscribe the hub processed. The hub's resolution order: its own id,
+ * then an id naming a topic (old clients), then the topic.
+ */
+export const learnUnsubscribed = (c: ClientModel, by: { subscriptionId?: string; topic?: string }, actingAs: string): void => {
+  const { subscriptionId, topic } = by;
+  let key: string | undefined;
+  if (subscriptionId !== undefined) key = [...c.subscriptions].find(([, id]) => id === subscriptionId)?.[0];
+  if (!key && subscriptionId !== undefined && c.subscriptions.has(subKey(subscriptionId, actingAs))) key = subKey(subscriptionId, actingAs);
+  if (!key && topic !== undefined && c.subscriptions.has(subKey(topic, actingAs))) key = subKey(topic, actingAs);
+  if (key) c.subscriptions.delete(key);
+};
+
+/** hub:unsubscribed names the subscription it ended. */
+export const forgetSubscription = (c: ClientModel, subscriptionId: string): void => {
+  for (const [key, id] of c.subscriptions) if (id === subscriptionId) c.subscriptions.delete(key);
+};

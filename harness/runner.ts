@@ -1,8 +1,6 @@
-import { prepareAuth } from '../src/auth/prepare';
 import type { HubConfig } from '../src/config';
-import type { AuthInput } from '../src/core/auth';
 import type { Effect } from '../src/core/effects';
-import type { HubCore, MachineStep } from '../src/core/hub';
+import type { MachineStep } from '../src/core/hub';
 import { PING_FRAME } from '../src/protocol/ping';
 import { SimClock } from './clock';
 import { FakeHubObject, type FakeSocket } from './fake-object';
@@ -56,10 +54,10 @@ const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}
 /**
  * Executes trace steps one at a time against the hub core inside the fake
  * Durable Object, on a simulated clock with seeded ids, so the same trace
- * always produces byte-identical outputs. It plays the part of
- * src/hub-object.ts: decodes each runtime event, hands it to the core with
- * the current time (and, with auth on, the token verdict), performs the
- * effects in order, and reports the hub's closes back once the peer answers.
+ * always produces byte-identical outputs. Each step becomes a runtime event
+ * for the fake's runtime adapter (the same one the Durable Object uses); the
+ * runner only watches the effects go by, to report what each step sent and
+ * closed, and reports the hub's closes back once the peer answers.
  */
 export class TraceRunner {
   readonly fake: FakeHubObject;
@@ -69,14 +67,34 @@ export class TraceRunner {
   /** Sockets the hub closed whose close the runtime has not reported back yet, in closing order. */
   private readonly unconfirmed: string[] = [];
   private stepIndex = -1;
-  private current: StepReport | null = null;
+  /** The step being executed: its report and the closes the hub started in it. */
+  private current: { report: StepReport; closes: Record<string, { code: number; reason: string }> } | null = null;
 
   constructor(
     readonly header: TraceHeader,
     readonly options: RunOptions = {},
   ) {
     this.config = configOf(header);
-    this.fake = new FakeHubObject(this.config, { clock: new SimClock(header.startTime), seed: header.seed });
+    const observe = options.onTransition;
+    this.fake = new FakeHubObject(this.config, {
+      clock: new SimClock(header.startTime),
+      seed: header.seed,
+      secret: header.jwtSecret,
+      // Every core the adapter builds (first event, every wake) gets the transition observer.
+      plugins: observe
+        ? [
+            {
+              onEvent: (event) => {
+                if (event.type === 'woke') {
+                  event.core.onTransition = (t) => observe({ ...t, socket: this.nameOf.get(t.connId) ?? t.connId, stepIndex: this.stepIndex });
+                }
+              },
+            },
+          ]
+        : [],
+      onEffect: (effect) => this.observe(effect),
+      onFault: (err) => this.fault(err),
+    });
   }
 
   get now(): number {
@@ -101,11 +119,11 @@ export class TraceRunner {
     if (this.options.hibernateBetweenSteps && this.stepIndex > 0) this.fake.hibernate();
     const before = new Map<string, number>();
     for (const [name, s] of this.byName) before.set(name, s.received.length);
-    const report: StepReport = { index: this.stepIndex, step, outputs: {}, sends: [], now: this.now };
-    this.current = report;
     const closes: Record<string, { code: number; reason: string }> = {};
+    const report: StepReport = { index: this.stepIndex, step, outputs: {}, sends: [], now: this.now };
+    this.current = { report, closes };
     try {
-      await this.perform(step, closes);
+      await this.perform(step);
     } finally {
       this.current = null;
     }
@@ -123,50 +141,29 @@ export class TraceRunner {
     return report;
   }
 
-  private async perform(step: Step, closes: Record<string, { code: number; reason: string }>): Promise<void> {
+  private async perform(step: Step): Promise<void> {
     switch (step.op) {
       case 'open': {
         if (this.byName.has(step.socket)) throw new TraceError(`socket ${step.socket} was opened before`);
-        this.guard(closes, () => {
-          this.core();
-          const socket = this.fake.open();
-          this.byName.set(step.socket, socket);
-          this.nameOf.set(socket.connId, step.socket);
-          return [];
-        });
+        const socket = this.fake.open();
+        this.byName.set(step.socket, socket);
+        this.nameOf.set(socket.connId, step.socket);
         return;
       }
       case 'frame':
       case 'binary': {
         const socket = this.openSocket(step.socket);
-        if (step.op === 'frame' && step.text === PING_FRAME) {
-          // The runtime's auto-response: answered without waking the hub.
-          this.fake.send(socket, PING_FRAME);
-          return;
-        }
-        const data = step.op === 'frame' ? step.text : base64ToBuffer(step.base64);
-        let auth: AuthInput | undefined;
-        if (this.config.authEnabled) {
-          const text = typeof data === 'string' ? data : new TextDecoder().decode(data);
-          auth = await prepareAuth(text, this.header.jwtSecret, this.now);
-        }
-        this.guard(closes, () => this.core().frame(socket.connId, data, this.now, auth));
-        this.confirm(closes);
+        // A ping is answered by the runtime's auto-response, without waking the hub.
+        await this.fake.send(socket, step.op === 'frame' ? step.text : base64ToBuffer(step.base64));
+        this.confirm();
         return;
       }
-      case 'advance': {
-        const target = this.now + step.ms;
-        let guard = 0;
-        while (!step.lateAlarm && this.fake.alarmAt !== null && this.fake.alarmAt <= target) {
-          if (++guard > 100_000) throw new TraceError('the alarm kept re-arming without time passing');
-          this.fake.clock.set(Math.max(this.fake.alarmAt, this.now));
-          this.alarm(closes);
-        }
-        this.fake.clock.set(target);
+      case 'advance':
+        if (step.lateAlarm) this.fake.clock.set(this.now + step.ms);
+        else this.fake.advance(step.ms, () => this.alarm(), (message) => new TraceError(message));
         return;
-      }
       case 'alarm':
-        this.alarm(closes);
+        this.alarm();
         return;
       case 'hibernate':
         if (!this.options.skipHibernateSteps) this.fake.hibernate();
@@ -178,21 +175,20 @@ export class TraceRunner {
         if (socket.closed && waiting < 0) throw new TraceError(`socket ${step.socket} is already closed`);
         if (waiting >= 0) this.unconfirmed.splice(waiting, 1);
         else socket.closed = { code: step.code, reason: 'client', by: 'client' };
-        this.guard(closes, () => this.core(socket).closed(socket.connId, step.code, this.now));
-        this.confirm(closes);
+        this.fake.reportClose(socket, step.code);
+        this.confirm();
         return;
       }
       case 'shutdown':
-        this.guard(closes, () => this.core().shutdown(this.now));
-        this.confirm(closes);
+        this.fake.shutdown();
+        this.confirm();
         return;
     }
   }
 
-  private alarm(closes: Record<string, { code: number; reason: string }>): void {
-    this.fake.alarmAt = null;
-    this.guard(closes, () => this.core().tick(this.now));
-    this.confirm(closes);
+  private alarm(): void {
+    this.fake.fireAlarm();
+    this.confirm();
   }
 
   private openSocket(name: string): FakeSocket {
@@ -202,62 +198,39 @@ export class TraceRunner {
     return socket;
   }
 
-  /** The core, rebuilt after an eviction, with the transition observer attached. */
-  private core(current?: FakeSocket): HubCore {
-    const core = this.fake.hub(current);
-    const observe = this.options.onTransition;
-    core.onTransition = observe
-      ? (t) => observe({ ...t, socket: this.nameOf.get(t.connId) ?? t.connId, stepIndex: this.stepIndex })
-      : undefined;
-    return core;
+  /** Notes, for the step's report, each send with the socket's state at that moment and each close the hub starts. */
+  private observe(effect: Effect): void {
+    const current = this.current;
+    if (current === null) return;
+    if (effect.kind === 'send') {
+      const socket = this.fake.sockets.get(effect.conn);
+      current.report.sends.push({ socket: this.nameOf.get(effect.conn) ?? effect.conn, frame: effect.frame, closedBy: socket?.closed?.by ?? null });
+    } else if (effect.kind === 'close') {
+      const socket = this.fake.sockets.get(effect.conn);
+      const name = this.nameOf.get(effect.conn) ?? effect.conn;
+      if (socket && !socket.closed) {
+        current.closes[name] = { code: effect.code, reason: effect.reason };
+        this.unconfirmed.push(name);
+      }
+    }
   }
 
-  /**
-   * Runs one core entry point and performs its effects one by one, noting the
-   * socket's state at each send. An exception escaping the core is recorded
-   * and, as in the shell, the in-memory core is dropped.
-   */
-  private guard(closes: Record<string, { code: number; reason: string }>, call: () => Effect[]): void {
-    let effects: Effect[];
-    try {
-      effects = call();
-    } catch (err) {
-      if (err instanceof TraceError) throw err;
-      const report = this.current!;
-      report.outputs.error = report.outputs.error ? `${report.outputs.error}; ${errorText(err)}` : errorText(err);
-      this.fake.hibernate();
-      return;
-    }
-    for (const effect of effects) {
-      if (effect.kind === 'send') {
-        const socket = this.fake.sockets.get(effect.conn);
-        this.current!.sends.push({
-          socket: this.nameOf.get(effect.conn) ?? effect.conn,
-          frame: effect.frame,
-          closedBy: socket?.closed?.by ?? null,
-        });
-      } else if (effect.kind === 'close') {
-        const socket = this.fake.sockets.get(effect.conn);
-        const name = this.nameOf.get(effect.conn) ?? effect.conn;
-        if (socket && !socket.closed) {
-          closes[name] = { code: effect.code, reason: effect.reason };
-          this.unconfirmed.push(name);
-        }
-      }
-      this.fake.perform([effect]);
-    }
+  /** An exception escaped the core: recorded in the step's outputs (the adapter already dropped the core). */
+  private fault(err: unknown): void {
+    const outputs = this.current?.report.outputs;
+    if (outputs === undefined) throw err;
+    outputs.error = outputs.error ? `${outputs.error}; ${errorText(err)}` : errorText(err);
   }
 
   /** The peer answers the hub's closes; the runtime reports each back to the hub. */
-  private confirm(closes: Record<string, { code: number; reason: string }>): void {
+  private confirm(): void {
     if (!this.header.confirmCloses) return;
     let guard = 0;
     while (this.unconfirmed.length > 0) {
       if (++guard > 10_000) throw new TraceError('closes kept cascading');
       const name = this.unconfirmed.shift()!;
       const socket = this.byName.get(name)!;
-      const code = socket.closed?.code ?? 1000;
-      this.guard(closes, () => this.core(socket).closed(socket.connId, code, this.now));
+      this.fake.reportClose(socket, socket.closed?.code ?? 1000);
     }
   }
 

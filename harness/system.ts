@@ -3,16 +3,7 @@ import { buildRequest, type BuildOptions } from '../src/protocol/build';
 import { HUB_ADDRESS } from '../src/protocol/envelope';
 import type { Requests, RequestType } from '../src/protocol/messages';
 import { checkAgainstModel, checkDurableState, InvariantViolation, violate } from './invariants';
-import {
-  clientBySocket,
-  holds,
-  inForce,
-  nextMessageId,
-  releaseClient,
-  subKey,
-  type ClientModel,
-  type HubModel,
-} from './model';
+import { clientBySocket, holds, nextMessageId, releaseClient, type ClientModel, type HubModel } from './model';
 import { firstDifference, runTrace, TraceRunner, type RunOptions, type StepReport } from './runner';
 import { TRACE_VERSION, type Step, type StepOutputs, type Trace } from './trace';
 import { PONG_FRAME } from '../src/protocol/ping';
@@ -42,8 +33,6 @@ export interface SentInfo {
   step: number;
   due: ReplyDue;
   replies: number;
-  /** Extra facts a command wants the model to learn from the reply. */
-  note?: Record<string, unknown>;
 }
 
 export interface Delivery {
@@ -58,7 +47,17 @@ export interface StepResult {
   frames: Delivery[];
   /** The replies correlated with the request this step sent (if any). */
   replies: Frame[];
+  /** What the fuzzer recorded about the request this step sent, if it sent one. */
+  request: SentInfo | undefined;
+  /** The step's request was a tell the hub processed: the sender is still live and nothing refused it. */
+  tellProcessed: boolean;
 }
+
+/**
+ * A command's lesson from its own step: it updates the model from the
+ * replies, before the step's invariants compare the model with the hub.
+ */
+export type Learn = (res: StepResult) => void;
 
 
 /**
@@ -129,14 +128,14 @@ export class FuzzHub {
     type: K,
     payload: Requests[K],
     opts: Partial<BuildOptions> = {},
-    note?: Record<string, unknown>,
+    learn?: Learn,
   ): Promise<StepResult> {
     const env = this.envelope(m, c, type, payload, opts);
-    return this.sendEnvelope(m, c, env, note);
+    return this.sendEnvelope(m, c, env, learn);
   }
 
   /** Sends an envelope (possibly tampered with) whose id the hub can read. */
-  async sendEnvelope(m: HubModel, c: ClientModel, env: Record<string, any>, note?: Record<string, unknown>): Promise<StepResult> {
+  async sendEnvelope(m: HubModel, c: ClientModel, env: Record<string, any>, learn?: Learn): Promise<StepResult> {
     const pattern = env.pattern === 'ask' || env.pattern === 'tell' ? env.pattern : null;
     const due: ReplyDue = pattern !== 'ask' ? 'never' : env.type === 'hub:send' ? 'eventually' : 'now';
     const from = typeof env.from === 'string' ? env.from : null;
@@ -150,9 +149,8 @@ export class FuzzHub {
       fromHeld,
       actingAs: fromHeld ? from : c.identity,
       due,
-      note,
     });
-    return this.step(m, { op: 'frame', socket: c.socket, text: JSON.stringify(env) });
+    return this.step(m, { op: 'frame', socket: c.socket, text: JSON.stringify(env) }, learn);
   }
 
   /** Registers an id the fuzzer put into a frame that is not a readable request (replies to it are allowed, not required). */
@@ -164,8 +162,8 @@ export class FuzzHub {
     this.sent.set(info.id, { fromHeld: false, actingAs: null, ...info, seq: ++this.seq, step: this.steps.length, replies: 0 });
   }
 
-  /** Runs one step: record, execute, learn, check. */
-  async step(m: HubModel, step: Step): Promise<StepResult> {
+  /** Runs one step: record, execute, observe closes, let the command learn, check. */
+  async step(m: HubModel, step: Step, learn?: Learn): Promise<StepResult> {
     const report = await this.runner.exec(step);
     this.steps.push(step);
     this.outputs.push(report.outputs);
@@ -184,8 +182,15 @@ export class FuzzHub {
         frames.push({ socket, frame: parse(text, socket) });
       }
     }
+    this.observeCloses(m, step, report);
+    const requestId = step.op === 'frame' ? requestIdOf(step.text) : step.op === 'binary' ? requestIdOf(binaryText(step.base64)) : null;
+    const replies = requestId ? frames.filter((f) => f.frame.correlationId === requestId).map((f) => f.frame) : [];
+    const request = requestId ? this.sent.get(requestId) : undefined;
+    const sender = step.op === 'frame' || step.op === 'binary' ? clientBySocket(m, step.socket) : null;
+    const tellProcessed = request !== undefined && request.pattern === 'tell' && replies.length === 0 && sender?.phase === 'live';
+    const res: StepResult = { report, frames, replies, request, tellProcessed };
     try {
-      this.learn(m, step, report, frames);
+      learn?.(res);
       this.checkFrames(m, step, report, frames, liveBefore);
       this.checkReplies(report);
       checkDurableState(this.runner);
@@ -194,15 +199,11 @@ export class FuzzHub {
       if (err instanceof InvariantViolation) err.message = `${err.message}\n  at step ${report.index}: ${describe(step)}`;
       throw err;
     }
-    const requestId = step.op === 'frame' ? requestIdOf(step.text) : null;
-    const replies = requestId ? frames.filter((f) => f.frame.correlationId === requestId).map((f) => f.frame) : [];
-    return { report, frames, replies };
+    return res;
   }
 
-  // ------------------------------------------------------------------ learning
-
-  /** Teaches the model what the hub acknowledged in this step. */
-  private learn(m: HubModel, step: Step, report: StepReport, frames: Delivery[]): void {
+  /** What the runtime did to sockets this step: closed sessions release everything they held. */
+  private observeCloses(m: HubModel, step: Step, report: StepReport): void {
     for (const [socket] of Object.entries(report.outputs.closes ?? {})) {
       const c = clientBySocket(m, socket);
       if (c && c.phase !== 'closed') releaseClient(c, m.confirmCloses ? 'closed' : 'closing');
@@ -212,137 +213,6 @@ export class FuzzHub {
       if (c) releaseClient(c, 'closed');
     }
     if (step.op === 'shutdown') m.shutdown = true;
-
-    const answered = new Set<string>();
-    for (const { socket, frame } of frames) {
-      const id = frame.correlationId;
-      if (typeof id !== 'string') continue;
-      answered.add(id);
-      const sent = this.sent.get(id);
-      const c = clientBySocket(m, socket);
-      if (!sent || !c || sent.socket !== socket) continue;
-      this.learnReply(m, c, sent, frame);
-    }
-    // A tell the hub processed is not answered; refusals of tells are.
-    if (step.op === 'frame') {
-      const id = requestIdOf(step.text);
-      const sent = id ? this.sent.get(id) : undefined;
-      const c = clientBySocket(m, step.socket);
-      if (sent && c && c.phase === 'live' && sent.pattern === 'tell' && !answered.has(sent.id)) this.learnTell(m, c, sent);
-    }
-  }
-
-  private learnReply(m: HubModel, c: ClientModel, sent: SentInfo, frame: Frame): void {
-    const p = frame.payload ?? {};
-    switch (frame.type) {
-      case 'hub:connected':
-        c.phase = 'live';
-        c.identity = frame.metadata.actorIdentity;
-        c.sessionToken = p.token;
-        c.everHeld.add(c.identity!);
-        break;
-      case 'hub:registered': {
-        const address: string = p.actorAddress;
-        const old = c.registrations.get(address);
-        if (old) c.retiredTokens.push(old.renewalToken);
-        for (const other of m.slots) {
-          if (other && other !== c && other.registrations.has(address)) {
-            other.retiredTokens.push(other.registrations.get(address)!.renewalToken);
-            other.registrations.delete(address);
-          }
-        }
-        c.registrations.set(address, {
-          renewalToken: p.renewalToken,
-          expiresAt: p.expiresAt,
-          version: p.version,
-          ttlMs: p.expiresAt - m.now,
-          renewOnHeartbeat: sent.note?.renewOnHeartbeat === true,
-        });
-        c.everHeld.add(address);
-        m.versions.set(address, p.version);
-        break;
-      }
-      case 'hub:unregistered':
-        this.dropRegistration(c, p.actorAddress);
-        break;
-      case 'hub:renewed': {
-        const reg = c.registrations.get(p.actorAddress);
-        if (reg) {
-          c.retiredTokens.push(reg.renewalToken);
-          reg.renewalToken = p.renewalToken;
-          reg.expiresAt = p.expiresAt;
-        }
-        break;
-      }
-      case 'hub:subscribed': {
-        const key = subKey(p.topic, sent.actingAs!);
-        for (const other of m.slots) if (other && other !== c) other.subscriptions.delete(key);
-        c.subscriptions.set(key, p.subscriptionId);
-        break;
-      }
-      case 'hub:unsubscribed':
-        for (const [key, id] of c.subscriptions) if (id === p.subscriptionId) c.subscriptions.delete(key);
-        break;
-      case 'hub:paused':
-        c.paused = true;
-        break;
-      case 'hub:resumed':
-        c.paused = p.paused === true;
-        break;
-      case 'hub:token_refreshed':
-        c.sessionToken = p.token;
-        break;
-      case 'hub:heartbeat_ack':
-        for (const reg of c.registrations.values()) {
-          if (reg.renewOnHeartbeat && inForce(reg, m.now)) reg.expiresAt = m.now + reg.ttlMs;
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
-  /** What a processed tell changed (the hub sends nothing back for these). */
-  private learnTell(m: HubModel, c: ClientModel, sent: SentInfo): void {
-    switch (sent.type) {
-      case 'hub:pause':
-        c.paused = true;
-        break;
-      case 'hub:resume':
-        c.paused = false;
-        break;
-      case 'hub:heartbeat':
-        for (const reg of c.registrations.values()) {
-          if (reg.renewOnHeartbeat && inForce(reg, m.now)) reg.expiresAt = m.now + reg.ttlMs;
-        }
-        break;
-      case 'hub:unregister': {
-        const address = sent.note?.actorAddress;
-        if (typeof address === 'string') this.dropRegistration(c, address);
-        break;
-      }
-      case 'hub:unsubscribe': {
-        // The hub's resolution order: own id, then an id naming a topic (old clients), then the topic.
-        const { subscriptionId, topic } = (sent.note ?? {}) as { subscriptionId?: string; topic?: string };
-        const from = sent.actingAs!;
-        let key: string | undefined;
-        if (subscriptionId !== undefined) key = [...c.subscriptions].find(([, id]) => id === subscriptionId)?.[0];
-        if (!key && subscriptionId !== undefined && c.subscriptions.has(subKey(subscriptionId, from))) key = subKey(subscriptionId, from);
-        if (!key && topic !== undefined && c.subscriptions.has(subKey(topic, from))) key = subKey(topic, from);
-        if (key) c.subscriptions.delete(key);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-
-  private dropRegistration(c: ClientModel, address: string): void {
-    const reg = c.registrations.get(address);
-    if (reg) {
-      c.retiredTokens.push(reg.renewalToken);
-      c.registrations.delete(address);
-    }
   }
 
   // ------------------------------------------------------------------ checks
@@ -468,6 +338,9 @@ const requestIdOf = (text: string): string | null => {
     return null;
   }
 };
+
+/** The text of a binary frame as the hub reads it (UTF-8); garbage decodes to something unparseable. */
+const binaryText = (base64: string): string => new TextDecoder().decode(Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0)));
 
 const describe = (step: Step): string => {
   const { outputs: _o, ...rest } = step;

@@ -16,6 +16,10 @@ import { assign, setup } from 'xstate';
  * into an effect, in order. The
  * order of a transition's action list is therefore the wire order, which is
  * how acknowledge-before-close is guaranteed.
+ *
+ * State names are fixed by the design: `registered` means *connected* (a
+ * session that completed hub:connect), whether or not it has registered any
+ * actor address; registrations are registry rows, not machine states.
  */
 
 export type DisconnectReason =

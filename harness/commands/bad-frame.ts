@@ -3,7 +3,7 @@ import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { PING_FRAME } from '../../src/protocol/ping';
 import { nextMessageId, openClient, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, defaultIdentity, slotArb } from './common';
+import { HubCommand, defaultIdentity, learnHeartbeatReply, slotArb } from './common';
 
 export const BAD_KINDS = [
   'garbage',
@@ -120,7 +120,7 @@ export class BadFrame extends HubCommand {
         const env = base();
         const text = JSON.stringify(env).replace('"metadata":{}', '"metadata":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}');
         r.remember(m, { id: String(env.id), socket: c.socket, type: 'hub:heartbeat', pattern: 'ask', from, due: 'now' });
-        await r.step(m, { op: 'frame', socket: c.socket, text });
+        await r.step(m, { op: 'frame', socket: c.socket, text }, learnHeartbeatReply(m, c));
         return;
       }
       case 'oversize':
@@ -133,7 +133,7 @@ export class BadFrame extends HubCommand {
       case 'binary': {
         const env = base();
         r.remember(m, { id: String(env.id), socket: c.socket, type: 'hub:heartbeat', pattern: 'ask', from, due: 'now' });
-        await r.step(m, { op: 'binary', socket: c.socket, base64: btoa(JSON.stringify(env)) });
+        await r.step(m, { op: 'binary', socket: c.socket, base64: btoa(JSON.stringify(env)) }, learnHeartbeatReply(m, c));
         return;
       }
       case 'binary-garbage': {

@@ -2,14 +2,16 @@ import fc from 'fast-check';
 import type { BuildOptions } from '../../src/protocol/build';
 import type { Requests, RequestType } from '../../src/protocol/messages';
 import { violate } from '../invariants';
-import { ADDRESSES, IDENTITIES, SLOTS, inForce, openClient, type ClientModel, type HubModel } from '../model';
-import type { Frame, FuzzHub, StepResult } from '../system';
+import { ADDRESSES, IDENTITIES, SLOTS, inForce, learnHeartbeat, openClient, type ClientModel, type HubModel } from '../model';
+import type { Frame, FuzzHub, Learn, StepResult } from '../system';
 
 /**
  * Shared pieces of the model-based commands. Each command lives in its own
  * file with `check` (may it run in this model state?), `run` (do it through
- * the FuzzHub, which records the step and checks the invariants, then check
- * what the model can predict) and `toString` (how fast-check prints it).
+ * the FuzzHub, which records the step, hands the result to the command's
+ * `learn` callback so the command updates the model from its own reply, and
+ * then checks the invariants; afterwards the command checks what the model
+ * can predict) and `toString` (how fast-check prints it).
  */
 export abstract class HubCommand implements fc.AsyncCommand<HubModel, FuzzHub, false> {
   abstract check(m: Readonly<HubModel>): boolean;
@@ -59,9 +61,9 @@ export abstract class ClientCommand extends HubCommand {
     type: K,
     payload: Requests[K],
     opts: Partial<BuildOptions> = {},
-    note?: Record<string, unknown>,
+    learn?: Learn,
   ): Promise<StepResult> {
-    return r.request(m, c, type, payload, { ...opts, pattern: this.pattern }, note);
+    return r.request(m, c, type, payload, { ...opts, pattern: this.pattern }, learn);
   }
 
   /**
@@ -76,9 +78,9 @@ export abstract class ClientCommand extends HubCommand {
     payload: Requests[K],
     expected: string[],
     opts: Partial<BuildOptions> = {},
-    note?: Record<string, unknown>,
+    learn?: Learn,
   ): Promise<{ res: StepResult; reply: Frame | undefined }> {
-    const res = await this.request(m, r, c, type, payload, opts, note);
+    const res = await this.request(m, r, c, type, payload, opts, learn);
     return { res, reply: expectReplyType(res, type.replace(/^hub:/, ''), expected) };
   }
 }
@@ -167,3 +169,25 @@ export const expectReplyType = (res: StepResult, what: string, types: string[]):
 /** The frames one socket received in a step, in order. */
 export const framesOn = (res: StepResult, socket: string): Frame[] =>
   res.frames.filter((f) => f.socket === socket).map((f) => f.frame);
+
+/** The lesson of a hub:pause (pause.ts, and flood.ts before it floods): the client is paused once the hub took it. */
+export const learnPause =
+  (c: ClientModel): Learn =>
+  ({ replies: [reply], tellProcessed }) => {
+    if (reply?.type === 'hub:paused' || tellProcessed) c.paused = true;
+  };
+
+/** The lesson of a hub:heartbeat (heartbeat.ts, and the well-formed oddities of bad-frame.ts): renewOnHeartbeat registrations start again. */
+export const learnHeartbeatReply =
+  (m: HubModel, c: ClientModel): Learn =>
+  ({ replies: [reply], tellProcessed }) => {
+    if (reply?.type === 'hub:heartbeat_ack' || tellProcessed) learnHeartbeat(m, c);
+  };
+
+/** The lesson of a hub:resume (resume.ts, and the settle steps at the end of a run). */
+export const learnResume =
+  (c: ClientModel): Learn =>
+  ({ replies: [reply], tellProcessed }) => {
+    if (reply?.type === 'hub:resumed') c.paused = reply.payload.paused === true;
+    else if (tellProcessed) c.paused = false;
+  };

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { mintToken } from '../../src/auth/jwt';
 import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
 import { violate } from '../invariants';
-import { CAPABILITIES, openClient, type HubModel } from '../model';
+import { CAPABILITIES, learnConnected, openClient, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
 import { HubCommand, framesOn, identityArb, slotArb } from './common';
 
@@ -64,7 +64,9 @@ export class Connect extends HubCommand {
       const token = await this.authToken(m, r);
       if (token !== undefined) metadata.authToken = token;
     }
-    const res = await r.request(m, c, 'hub:connect', null, { from: this.identity, metadata });
+    const res = await r.request(m, c, 'hub:connect', null, { from: this.identity, metadata }, ({ replies: [reply] }) => {
+      if (reply?.type === 'hub:connected') learnConnected(c, reply.metadata.actorIdentity, reply.payload.token ?? null);
+    });
     const reply = res.replies[0];
     if (!wasConnecting) {
       if (reply && reply.payload?.code !== 'invalid_message' && reply.type !== 'hub:rate_limited' && reply.type !== 'hub:unauthorized') {

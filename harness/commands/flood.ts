@@ -3,7 +3,7 @@ import { ABUSE_DURATION_MS, ABUSE_FACTOR } from '../../src/core/rate-limit';
 import { violate } from '../invariants';
 import { liveClient, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
-import { HubCommand, slotArb } from './common';
+import { HubCommand, learnPause, slotArb } from './common';
 
 /**
  * A client sends far above its rate limit for longer than the abuse window,
@@ -27,7 +27,7 @@ export class Flood extends HubCommand {
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
     const c = liveClient(m, this.slot)!;
-    if (this.pauseFirst) await r.request(m, c, 'hub:pause', null);
+    if (this.pauseFirst) await r.request(m, c, 'hub:pause', null, {}, learnPause(c));
     const perWindow = m.config.rateLimitPerSecond * ABUSE_FACTOR + 1;
     const windows = ABUSE_DURATION_MS / 1000 + 1;
     for (let w = 0; w < windows && c.phase === 'live'; w++) {

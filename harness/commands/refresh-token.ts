@@ -21,7 +21,9 @@ export class RefreshToken extends ClientCommand {
   async run(m: HubModel, r: FuzzHub): Promise<void> {
     const c = this.client(m);
     const token = this.valid && c.sessionToken ? c.sessionToken : 'not-a-session-token';
-    const { reply } = await this.exchange(m, r, c, 'hub:refresh_token', { token }, ['hub:token_refreshed', 'hub:error', 'hub:unauthorized']);
+    const { reply } = await this.exchange(m, r, c, 'hub:refresh_token', { token }, ['hub:token_refreshed', 'hub:error', 'hub:unauthorized'], {}, ({ replies: [r0] }) => {
+      if (r0?.type === 'hub:token_refreshed') c.sessionToken = r0.payload.token;
+    });
     if (token === 'not-a-session-token' && reply?.type === 'hub:token_refreshed') violate('model', 'a made-up token was refreshed');
   }
 

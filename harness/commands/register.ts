@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import { CAPABILITIES, holderOf, liveClient, type HubModel } from '../model';
+import { CAPABILITIES, holderOf, learnRegistered, liveClient, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
 import {
   ClientCommand,
@@ -52,7 +52,9 @@ export class Register extends ClientCommand {
       },
       ['hub:registered', 'hub:error', 'hub:unauthorized'],
       { from: fromOf(c, this.sender) },
-      { renewOnHeartbeat: this.renewOnHeartbeat },
+      ({ replies: [r0] }) => {
+        if (r0?.type === 'hub:registered') learnRegistered(m, c, r0.payload, this.renewOnHeartbeat);
+      },
     );
     if (reply?.type !== 'hub:registered') return;
     if (!liveClient(m, this.slot)) violate('model', 'a registration was granted to a session that is not connected');

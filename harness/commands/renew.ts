@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { violate } from '../invariants';
-import type { HubModel } from '../model';
+import { learnRenewed, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
 import { ClientCommand, describe, patternArb, slotArb, tellMark, type Pattern } from './common';
 
@@ -32,7 +32,9 @@ export class Renew extends ClientCommand {
     if (this.which === 'foreign') token = foreign[0];
     const valid = token !== undefined && this.which === 'current';
     const expected = valid ? ['hub:renewed', 'hub:unauthorized', 'hub:error'] : ['hub:unauthorized', 'hub:error'];
-    const { reply } = await this.exchange(m, r, c, 'hub:renew', { renewalToken: token ?? 'tok-never-issued' }, expected);
+    const { reply } = await this.exchange(m, r, c, 'hub:renew', { renewalToken: token ?? 'tok-never-issued' }, expected, {}, ({ replies: [r0] }) => {
+      if (r0?.type === 'hub:renewed') learnRenewed(c, r0.payload);
+    });
     if (!valid && reply?.type === 'hub:renewed') violate('registry', `a ${this.which} renewal token was accepted`);
   }
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { TOPICS, type HubModel } from '../model';
+import { TOPICS, learnSubscribed, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
 import { ClientCommand, fromOf, patternArb, senderArb, showSender, slotArb, type Pattern, type Sender } from './common';
 
@@ -16,7 +16,18 @@ export class Subscribe extends ClientCommand {
 
   async run(m: HubModel, r: FuzzHub): Promise<void> {
     const c = this.client(m);
-    await this.exchange(m, r, c, 'hub:subscribe', { topic: this.topic }, ['hub:subscribed', 'hub:error', 'hub:unauthorized'], { from: fromOf(c, this.sender) });
+    await this.exchange(
+      m,
+      r,
+      c,
+      'hub:subscribe',
+      { topic: this.topic },
+      ['hub:subscribed', 'hub:error', 'hub:unauthorized'],
+      { from: fromOf(c, this.sender) },
+      ({ replies: [reply], request }) => {
+        if (reply?.type === 'hub:subscribed') learnSubscribed(m, c, reply.payload.topic, request!.actingAs!, reply.payload.subscriptionId);
+      },
+    );
   }
 
   toString(): string {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { HubModel } from '../model';
+import { dropRegistration, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
 import { ClientCommand, addressArb, describe, fromOf, patternArb, senderArb, showSender, slotArb, tellMark, type Pattern, type Sender } from './common';
 
@@ -27,7 +27,10 @@ export class Unregister extends ClientCommand {
       { actorAddress: address },
       ['hub:unregistered', 'hub:unauthorized', 'hub:error'],
       { from: fromOf(c, this.sender) },
-      { actorAddress: address },
+      ({ replies: [reply], tellProcessed }) => {
+        if (reply?.type === 'hub:unregistered') dropRegistration(c, reply.payload.actorAddress);
+        else if (tellProcessed) dropRegistration(c, address);
+      },
     );
   }
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { TOPICS, splitSubKey, type HubModel } from '../model';
+import { TOPICS, forgetSubscription, learnUnsubscribed, splitSubKey, type HubModel } from '../model';
 import type { FuzzHub } from '../system';
 import { ClientCommand, describe, fromOf, patternArb, senderArb, slotArb, tellMark, type Pattern, type Sender } from './common';
 
@@ -31,7 +31,19 @@ export class Unsubscribe extends ClientCommand {
     else if (this.by === 'legacy') payload = { subscriptionId: first ? splitSubKey(first[0]).topic : this.topic };
     else if (this.by === 'bogus') payload = { subscriptionId: 'sub-never-issued' };
     else payload = { topic: this.topic };
-    await this.exchange(m, r, c, 'hub:unsubscribe', payload, ['hub:unsubscribed', 'hub:error', 'hub:unauthorized'], { from: fromOf(c, this.sender) }, payload);
+    await this.exchange(
+      m,
+      r,
+      c,
+      'hub:unsubscribe',
+      payload,
+      ['hub:unsubscribed', 'hub:error', 'hub:unauthorized'],
+      { from: fromOf(c, this.sender) },
+      ({ replies: [reply], request, tellProcessed }) => {
+        if (reply?.type === 'hub:unsubscribed') forgetSubscription(c, reply.payload.subscriptionId);
+        else if (tellProcessed) learnUnsubscribed(c, payload, request!.actingAs!);
+      },
+    );
   }
 
   toString(): string {

@@ -27,6 +27,8 @@ import { SeenSet } from './dedup';
 import { dedupScope } from './idempotency';
 import { TopicHistory } from './topic-history';
 
+const NO_PINGS: ReadonlyMap<string, number> = new Map();
+
 /** One step of a session's machine: the snapshot before, the event, the snapshot after. */
 export interface MachineStep {
   connId: string;
@@ -170,14 +172,17 @@ export class HubCore implements HubOps, PipelineHub {
 
   /**
    * The alarm. Safe to call at any time and any number of times: it only acts
-   * on deadlines that have passed, then re-arms at the next one.
+   * on deadlines that have passed, then re-arms at the next one. `pings` is
+   * the runtime's last auto-answered ping per connection (sockets that never
+   * pinged are absent): data like `now`, since the runtime answers pings
+   * without waking the hub.
    */
-  tick(now: number): Effect[] {
+  tick(now: number, pings: ReadonlyMap<string, number> = NO_PINGS): Effect[] {
     const turn = this.turn(now);
     this.schedule.forget();
     for (const session of [...this.sessions.values()]) {
       const due = deadlineOf(session);
-      const pingAt = this.host.pingAt(session.connId);
+      const pingAt = pings.get(session.connId) ?? null;
       const pingExtends = pingAt !== null && pingAt > session.snapshot.context.lastSeen;
       if (session.authExpiresAt !== null && session.authExpiresAt <= now && isLive(session)) {
         turn.log.log('info', 'session.token_expired', { sessionId: session.snapshot.context.sessionId });

@@ -1,6 +1,6 @@
 import type { HubConfig } from '../config';
 import type { SeenSet } from './dedup';
-import type { Request } from './request';
+import type { HubRequest } from './request';
 import type { Session } from './session';
 
 /**
@@ -27,7 +27,7 @@ export const dedupScope = (config: HubConfig, session: Session): string => {
 export const dedupScopeKind = (config: HubConfig): 'identity' | 'session' => (config.authEnabled ? 'identity' : 'session');
 
 /** Handles `req` once per id and scope: `handle` runs only for an id not seen within the window. */
-export const once = <P>(seen: SeenSet, req: Request, handle: (req: Request, payload: P) => void, payload: P): void => {
+export const once = <P>(seen: SeenSet, req: HubRequest, handle: (req: HubRequest, payload: P) => void, payload: P): void => {
   const { turn, session, envelope } = req;
   const scope = dedupScope(turn.config, session);
   const repeat = seen.repeat(scope, envelope.id, turn.now);

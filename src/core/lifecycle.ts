@@ -8,7 +8,7 @@ import {
 import { connectMetadataSchema } from '../protocol/messages';
 import type { ConnectedPayload } from '../protocol/replies';
 import type { AuthVerdict } from './auth';
-import type { HandlerTable, Request } from './request';
+import type { HandlerTable, HubRequest } from './request';
 import { refuseReservedIdentity } from './reserved';
 import { refuseOversized } from './session-budget';
 import { dedupScopeKind } from './idempotency';
@@ -18,7 +18,7 @@ export const TOKEN_LIFETIME_MS = 3_600_000;
 const majorOf = (version: string): string => version.trim().replace(/^v/i, '').split('.')[0] ?? '';
 
 /** Handlers for connect (only in `connecting`) and the session-level requests. */
-export const connectHandler = (req: Request): void => {
+export const connectHandler = (req: HubRequest): void => {
   const { turn } = req;
   const meta = connectMetadataSchema.safeParse(req.envelope.metadata);
   if (!meta.success) {
@@ -163,7 +163,7 @@ export const lifecycleHandlers: HandlerTable = {
 };
 
 /** JWT mode: the shell verified the presented token and minted its successor. */
-const refreshJwt = (req: Request): void => {
+const refreshJwt = (req: HubRequest): void => {
   const { session, turn } = req;
   const verdict = turn.auth?.verdict;
   if (!verdict || !verdict.ok || !turn.auth?.reissued) {

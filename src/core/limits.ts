@@ -1,6 +1,6 @@
 import { isPaused, type Ack } from './delivery';
 import { key, seqKey, SEP } from './kv-store';
-import type { Request } from './request';
+import type { HubRequest } from './request';
 import type { Session } from './session';
 import type { Turn } from './turn';
 import { NS } from './namespaces';
@@ -15,7 +15,7 @@ import { NS } from './namespaces';
  */
 
 /** Registrations: a new address for this session (re-registering one it holds is always allowed). */
-export const refuseRegistrationOverCap = (req: Request, alreadyHeld: boolean): boolean => {
+export const refuseRegistrationOverCap = (req: HubRequest, alreadyHeld: boolean): boolean => {
   if (alreadyHeld) return false;
   const limit = req.turn.config.maxRegistrationsPerSession;
   const now = req.turn.now;
@@ -31,7 +31,7 @@ export const refuseRegistrationOverCap = (req: Request, alreadyHeld: boolean): b
 
 
 /** Subscriptions: a new one on this connection (subscribing again to the same topic is always allowed). */
-export const refuseSubscriptionOverCap = (req: Request): boolean => {
+export const refuseSubscriptionOverCap = (req: HubRequest): boolean => {
   const limit = req.turn.config.maxSubscriptionsPerSession;
   if (req.turn.host.kv.count(NS.subByConn, req.session.connId + SEP) < limit) return false;
   req.fail({
@@ -72,7 +72,7 @@ export const settlePending = (turn: Turn, ack: Ack | null): void => {
 };
 
 /** An ask that would wait (target paused, or the sender has queued work) beyond the cap. */
-export const refusePendingAskOverCap = (req: Request, target: Session): boolean => {
+export const refusePendingAskOverCap = (req: HubRequest, target: Session): boolean => {
   if (!req.isAsk || (req.session.flow.queued === 0 && !isPaused(target))) return false;
   const limit = req.turn.config.maxPendingAsksPerSession;
   if (pendingAskCount(req.turn, req.session.connId) < limit) return false;

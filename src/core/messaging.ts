@@ -3,7 +3,7 @@ import { permits, permitsBroadcast } from './auth';
 import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack } from './delivery';
 import { flatFrame, forwardMetadataJson, frameFor, type FlatFrame } from './flat';
 import { refusePendingAskOverCap, refuseSubscriptionOverCap } from './limits';
-import type { HandlerTable, Request } from './request';
+import type { HandlerTable, HubRequest } from './request';
 import type { Subscribed } from '../protocol/replies';
 import type { Recovery } from './topic-history';
 import type { Turn } from './turn';
@@ -25,7 +25,7 @@ interface Recipient {
  * sender already has queued work, everything queues behind it so that a
  * sender's messages reach each target in the order they were sent.
  */
-const fanOut = (req: Request, kind: 'broadcast' | 'publish', flat: FlatFrame, recipients: Recipient[]) => {
+const fanOut = (req: HubRequest, kind: 'broadcast' | 'publish', flat: FlatFrame, recipients: Recipient[]) => {
   const { turn } = req;
   const sender = req.session;
   const syncCount = sender.flow.queued > 0 ? 0 : Math.min(recipients.length, turn.config.broadcastSyncThreshold);
@@ -45,7 +45,7 @@ const fanOut = (req: Request, kind: 'broadcast' | 'publish', flat: FlatFrame, re
 };
 
 /** The flat message a request forwards: the application type and data, from the verified sender. */
-const forwarded = (req: Request, p: { type: string; data?: unknown }, extraMetadata: Record<string, unknown> | null = null): FlatFrame =>
+const forwarded = (req: HubRequest, p: { type: string; data?: unknown }, extraMetadata: Record<string, unknown> | null = null): FlatFrame =>
   flatFrame({
     id: req.turn.host.ids.id(),
     from: req.envelope.from,
@@ -228,7 +228,7 @@ export const messagingHandlers: HandlerTable = {
 };
 
 /** hub:subscribed with the topic's position (history on) and, when asked with `since`, whether it was recovered. */
-const subscribedReply = (req: Request, topic: string, subscriptionId: string, recovery: Recovery | undefined): Subscribed => ({
+const subscribedReply = (req: HubRequest, topic: string, subscriptionId: string, recovery: Recovery | undefined): Subscribed => ({
   topic,
   subscriptionId,
   ...req.hub.history.position(topic),

@@ -10,7 +10,7 @@ import { connectHandler } from './lifecycle';
 import { UNKNOWN_ADDRESS } from './machine-effects';
 import { countRequest } from './ops-stats';
 import { refuseEarly, spendToken } from './rate-gate';
-import { Request, type Handler, type HandlerTable, type HubOps } from './request';
+import { HubRequest, type Handler, type HandlerTable, type HubOps } from './request';
 import { refuseReservedSender } from './reserved';
 import { isLive, stateOf, type Session } from './session';
 import type { Turn } from './turn';
@@ -112,7 +112,7 @@ export const handleFrame = (hub: PipelineHub, turn: Turn, session: Session, raw:
   }
   const envelope = parsed.data;
   countRequest((session.stats.ops ??= {}), isRequestType(envelope.type) ? envelope.type : 'other');
-  const req = new Request(turn, hub, session, envelope);
+  const req = new HubRequest(turn, hub, session, envelope);
 
   if (envelope.ttl !== null && envelope.timestamp + envelope.ttl < turn.now) {
     if (envelope.pattern === 'ask') {
@@ -144,7 +144,7 @@ export const handleFrame = (hub: PipelineHub, turn: Turn, session: Session, raw:
 };
 
 /** The request's handler, after its type and payload are known good. */
-const dispatch = (hub: PipelineHub, req: Request, envelope: Envelope): void => {
+const dispatch = (hub: PipelineHub, req: HubRequest, envelope: Envelope): void => {
   const type = envelope.type;
   if (!isRequestType(type) || !hub.handlers[type]) {
     req.fail({

@@ -2,7 +2,7 @@ import { MAX_DISCOVER_LIMIT, MAX_LIST_LIMIT } from '../protocol/messages';
 import type { DiscoveredActor, ListedActor } from '../protocol/replies';
 import { inScope } from './auth';
 import { compileGlob } from './glob';
-import type { HandlerTable, Request } from './request';
+import type { HandlerTable, HubRequest } from './request';
 import type { ActorRow } from './registry-store';
 import { ReplyBudget, refuseRegistrationOverCap } from './limits';
 import { refuseReservedRegistration } from './reserved';
@@ -25,7 +25,7 @@ const isLiveRow = (row: ActorRow | null, now: number): row is ActorRow => row !=
  * decides when it is current; otherwise the address in `from` does, if this
  * session holds it, since renewing one's own registration grants nothing.
  */
-const legacyRenewTarget = (req: Request): ActorRow | null => {
+const legacyRenewTarget = (req: HubRequest): ActorRow | null => {
   const { registry } = req.turn.host;
   const token = req.envelope.metadata.renewalToken;
   const byToken = typeof token === 'string' && token.length > 0 ? registry.byRenewalToken(token) : null;

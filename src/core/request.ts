@@ -26,7 +26,7 @@ export interface HubOps {
 }
 
 /** One validated request from one session, with reply helpers bound to it. */
-export class Request {
+export class HubRequest {
   constructor(
     readonly turn: Turn,
     readonly hub: HubOps,
@@ -91,5 +91,5 @@ export class Request {
   }
 }
 
-export type Handler<K extends RequestType> = (req: Request, payload: ParsedRequests[K]) => void;
+export type Handler<K extends RequestType> = (req: HubRequest, payload: ParsedRequests[K]) => void;
 export type HandlerTable = { [K in RequestType]?: Handler<K> };

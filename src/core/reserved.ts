@@ -1,7 +1,7 @@
 import { CLOSE_CODES } from '../../machines/session';
 import { HUB_ADDRESS, addressPath } from '../protocol/envelope';
 import { FORWARDING_TYPES } from '../protocol/messages';
-import type { Request } from './request';
+import type { HubRequest } from './request';
 
 /**
  * Reserved addresses. The hub speaks as `@(cloudflare/signal-hub)`; a client
@@ -45,7 +45,7 @@ export const isReserved = (address: string): boolean => {
 const RESOLUTION = `Use an address outside the reserved namespace @(${RESERVED_NAMESPACE}/...); ${HUB_ADDRESS} is the hub itself.`;
 
 /** Connect: a reserved identity is an identity violation, refused like a bad token (4401). */
-export const refuseReservedIdentity = (req: Request, identity: string): boolean => {
+export const refuseReservedIdentity = (req: HubRequest, identity: string): boolean => {
   if (!isReserved(identity)) return false;
   req.fail({
     code: 'unauthorized',
@@ -63,7 +63,7 @@ export const refuseReservedIdentity = (req: Request, identity: string): boolean 
   return true;
 };
 
-export const refuseReservedRegistration = (req: Request, address: string): boolean => {
+export const refuseReservedRegistration = (req: HubRequest, address: string): boolean => {
   if (!isReserved(address)) return false;
   req.fail({
     code: 'unauthorized',
@@ -80,7 +80,7 @@ export const refuseReservedRegistration = (req: Request, address: string): boole
  * state written before it (a registration of the hub's address) from
  * speaking as the hub.
  */
-export const refuseReservedSender = (req: Request): boolean => {
+export const refuseReservedSender = (req: HubRequest): boolean => {
   const { type, from } = req.envelope;
   if (!FORWARDING_TYPES.has(type) || !isReserved(from)) return false;
   req.fail({

@@ -1,5 +1,5 @@
 import type { Permissions } from './auth';
-import type { Request } from './request';
+import type { HubRequest } from './request';
 import { toAttachment, type Session } from './session';
 
 /** The runtime's cap on one socket attachment (serializeAttachment throws above it). */
@@ -60,7 +60,7 @@ export const connectedSize = (
 };
 
 /** Refuses a `hub:connect` whose session would not fit its attachment; the session stays in `connecting`. */
-export const refuseOversized = (req: Request, identity: string, capabilities: string[], permissions: Permissions | null): boolean => {
+export const refuseOversized = (req: HubRequest, identity: string, capabilities: string[], permissions: Permissions | null): boolean => {
   const size = connectedSize(req.session, identity, capabilities, permissions);
   if (size <= SESSION_BUDGET) return false;
   req.fail({

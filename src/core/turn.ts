@@ -21,8 +21,6 @@ export interface HubHost {
   registry: RegistryStore;
   kv: KvStore;
   ids: IdSource;
-  /** Time of the last ping the runtime answered for this socket without waking the hub. */
-  pingAt(connId: string): number | null;
 }
 
 /** The answer of one idempotent request, collected while its handler runs. */

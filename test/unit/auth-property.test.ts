@@ -2,16 +2,15 @@ import fc from 'fast-check';
 import { SignJWT, base64url } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { FakeHubObject, configWith, type FakeSocket } from '../../harness/fake-object';
-import { prepareAuth } from '../../src/auth/prepare';
 import { buildRequest } from '../../src/protocol/build';
 import { HUB_ADDRESS, PROTOCOL_VERSION } from '../../src/protocol/envelope';
 
 /**
  * Auth properties over random tokens and random traffic, driven through the
- * fake Durable Object with auth on. Token verdicts come from the same
- * `prepareAuth` the Durable Object shell runs before the core, at the
- * simulated time. The model below decides validity from how each token was
- * built, independently of src/auth.
+ * fake Durable Object with auth on. Frames go through the same runtime
+ * adapter as in the Durable Object, so token verdicts come from the same
+ * auth preparation, at the simulated time. The model below decides validity
+ * from how each token was built, independently of src/auth.
  */
 
 const SECRET = 'property-secret';
@@ -247,7 +246,7 @@ const identityOf = (socket: FakeSocket): string | null | undefined =>
   (socket.attachment as { machine?: { context?: { identity?: string | null } } } | null)?.machine?.context?.identity;
 
 const runScenario = async (specs: TokenSpec[], actions: Action[]): Promise<void> => {
-  const fake = new FakeHubObject(configWith({ authEnabled: true }));
+  const fake = new FakeHubObject(configWith({ authEnabled: true }), { secret: SECRET });
   const tokens = await Promise.all(specs.map((s) => mint(s, fake.clock.now())));
   const models: Model[] = [];
   const open = (): Model => {
@@ -257,12 +256,10 @@ const runScenario = async (specs: TokenSpec[], actions: Action[]): Promise<void>
   };
   for (let i = 0; i < 3; i++) open();
 
-  /** A frame from a client, with the verdict the shell would compute for it. */
+  /** A frame from a client; the adapter verifies the token it carries before the core sees it. */
   const frame = async (m: Model, text: string): Promise<void> => {
     if (m.socket.closed) return;
-    const now = fake.clock.now();
-    const auth = await prepareAuth(text, SECRET, now);
-    fake.perform(fake.hub().frame(m.socket.connId, text, now, auth));
+    await fake.send(m.socket, text);
   };
   const speaker = (m: Model, from: string | null): string => from ?? m.accepted?.identity ?? '@(p/a)';
 

@@ -1,7 +1,7 @@
 import { SignJWT, base64url, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { HUB_ADDRESS, PROTOCOL_VERSION } from '../../src/protocol/envelope';
-import { HubClient, expectError, freshHub, hibernate, sleep, type Frame } from '../workerd/hub-client';
+import { WorkerdClient, expectError, freshHub, hibernate, sleep, type Frame } from '../workerd/hub-client';
 
 /**
  * JWT auth against the real worker and Durable Object (the `workerd-auth`
@@ -68,8 +68,8 @@ const connectWith = async (
   hub: string,
   authToken: string | undefined,
   opts: { from?: string; capabilities?: string[] } = {},
-): Promise<{ client: HubClient; reply: Frame; id: string }> => {
-  const client = await HubClient.open(hub, opts.from ?? '@(claimed/by-client)');
+): Promise<{ client: WorkerdClient; reply: Frame; id: string }> => {
+  const client = await WorkerdClient.open(hub, opts.from ?? '@(claimed/by-client)');
   const metadata: Record<string, unknown> = { protocolVersion: PROTOCOL_VERSION };
   if (authToken !== undefined) metadata.authToken = authToken;
   if (opts.capabilities !== undefined) metadata.capabilities = opts.capabilities;
@@ -83,7 +83,7 @@ const authed = async (
   actorId: string,
   spec: TokenSpec = {},
   opts: { from?: string; capabilities?: string[] } = {},
-): Promise<{ client: HubClient; token: string; reply: Frame }> => {
+): Promise<{ client: WorkerdClient; token: string; reply: Frame }> => {
   const token = await sign({ actorId, ...spec });
   const { client, reply } = await connectWith(hub, token, opts);
   expect(reply.type, JSON.stringify(reply.payload)).toBe('hub:connected');
@@ -92,10 +92,10 @@ const authed = async (
 };
 
 /** Wire history as short labels, to assert order (reply before close). */
-const timeline = (client: HubClient): string[] =>
+const timeline = (client: WorkerdClient): string[] =>
   client.events.map((e) => (e.kind === 'frame' ? String(e.frame.type) : `close:${e.code}`));
 
-const appFrames = (client: HubClient): Frame[] =>
+const appFrames = (client: WorkerdClient): Frame[] =>
   client.events.flatMap((e) => (e.kind === 'frame' && !String(e.frame.type).startsWith('hub:') ? [e.frame] : []));
 
 const expectRefusedConnect = async (authToken: string | undefined, reason: string): Promise<void> => {

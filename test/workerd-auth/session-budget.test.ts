@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_PERMISSION_CHARS, MAX_SESSION_CAPABILITIES, MAX_SESSION_CAPABILITY_CHARS } from '../../src/protocol/limits';
-import { HubClient, expectError, freshHub, hibernate, persistedStates } from '../workerd/hub-client';
+import { WorkerdClient, expectError, freshHub, hibernate, persistedStates } from '../workerd/hub-client';
 import { signFor } from './tokens';
 
 /**
@@ -14,7 +14,7 @@ import { signFor } from './tokens';
 const sign = signFor;
 
 const connectWith = async (hub: string, token: string) => {
-  const client = await HubClient.open(hub, '@(anyone)');
+  const client = await WorkerdClient.open(hub, '@(anyone)');
   const id = client.request('hub:connect', null, { metadata: { protocolVersion: '0.1.0', authToken: `Bearer ${token}` } });
   return { client, reply: await client.reply(id) };
 };

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { HubClient } from '../workerd/hub-client';
+import { WorkerdClient } from '../workerd/hub-client';
 
 /** The secret vitest.config.ts gives the workerd-auth project. */
 export const SECRET = 'test-secret-for-workerd-auth';
@@ -16,7 +16,7 @@ export const signFor = (actorId: string, extra: Record<string, unknown> = {}): P
 
 /** Opens a socket claiming `from` and sends hub:connect with `token`; returns the client and the reply. */
 export const connectWithToken = async (hub: string, token: string, from = '@(local/client)') => {
-  const client = await HubClient.open(hub, from);
+  const client = await WorkerdClient.open(hub, from);
   const id = client.request('hub:connect', null, { metadata: { protocolVersion: '0.1.0', authToken: token } });
   return { client, reply: await client.reply(id) };
 };

@@ -5,12 +5,12 @@ import worker from '../../src/index';
 import type { Env } from '../../src/hub-object';
 import { mintToken } from '../../src/auth/jwt';
 import { INSPECT_FRAME_VERSION, INSPECT_SUBPROTOCOL, JOIN_EVENT } from '../../src/core/inspection';
-import { HubClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame } from '../workerd/hub-client';
+import { WorkerdClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame } from '../workerd/hub-client';
 
-/** An inspector is a plain socket on /inspect/<hub>; HubClient's frame queue serves it as well. */
-const inspector = (hub: string): Promise<HubClient> => HubClient.open(hub, '@(inspector)', `/inspect/${hub}`);
+/** An inspector is a plain socket on /inspect/<hub>; WorkerdClient's frame queue serves it as well. */
+const inspector = (hub: string): Promise<WorkerdClient> => WorkerdClient.open(hub, '@(inspector)', `/inspect/${hub}`);
 
-const received = (i: HubClient): Frame[] => i.events.flatMap((e) => (e.kind === 'frame' ? [e.frame] : []));
+const received = (i: WorkerdClient): Frame[] => i.events.flatMap((e) => (e.kind === 'frame' ? [e.frame] : []));
 
 /** Same readable walk as the unit test: actor, machine event, snapshot with the state it reached. */
 const walk = (frames: Frame[]): string[] =>
@@ -35,7 +35,7 @@ describe('/inspect streams the session machines (INSPECT_ENABLED)', () => {
   it('a scripted session shows as actor, then each event and snapshot, ending done', async () => {
     const hub = freshHub('inspect-live');
     const watcher = await inspector(hub);
-    const a = await HubClient.open(hub, '@(inspect/a)');
+    const a = await WorkerdClient.open(hub, '@(inspect/a)');
     const connected = await a.connect();
     const sessionId = connected.payload.sessionId as string;
     expect((await a.ask('hub:register', { actorAddress: '@(inspect/a)', capabilities: ['x'] })).type).toBe('hub:registered');
@@ -81,8 +81,8 @@ describe('/inspect streams the session machines (INSPECT_ENABLED)', () => {
 
   it('on join, sends a synthetic actor and snapshot for every session, restored ones included', async () => {
     const hub = freshHub('inspect-join');
-    const a = await HubClient.connected(hub, '@(join/a)');
-    const b = await HubClient.open(hub, '@(join/b)'); // opened, not yet connected
+    const a = await WorkerdClient.connected(hub, '@(join/a)');
+    const b = await WorkerdClient.open(hub, '@(join/b)'); // opened, not yet connected
     await a.ask('hub:register', { actorAddress: '@(join/a)', capabilities: [] });
     await hibernate(hub);
 
@@ -127,7 +127,7 @@ describe('/inspect streams the session machines (INSPECT_ENABLED)', () => {
 
   it('frames an inspector sends are ignored and it is never taken for a session, even after a wake', async () => {
     const hub = freshHub('inspect-quiet');
-    const a = await HubClient.connected(hub, '@(quiet/a)');
+    const a = await WorkerdClient.connected(hub, '@(quiet/a)');
     const watcher = await inspector(hub);
     await watcher.next((f) => f.type === '@xstate.snapshot');
     const before = (await a.ask('hub:metrics', {})).payload;
@@ -155,7 +155,7 @@ describe('/inspect streams the session machines (INSPECT_ENABLED)', () => {
 
   it('installs the transition hook only while an inspector is connected', async () => {
     const hub = freshHub('inspect-hook');
-    const a = await HubClient.connected(hub, '@(hook/a)');
+    const a = await WorkerdClient.connected(hub, '@(hook/a)');
     expect(await hookInstalled(hub)).toBe(false);
     const watcher = await inspector(hub);
     await watcher.next((f) => f.type === '@xstate.snapshot');
@@ -172,8 +172,8 @@ describe('/inspect streams the session machines (INSPECT_ENABLED)', () => {
   it('a session opened while an inspector watches is announced before its first event', async () => {
     const hub = freshHub('inspect-order');
     const watcher = await inspector(hub);
-    const a = await HubClient.connected(hub, '@(order/a)');
-    const b = await HubClient.connected(hub, '@(order/b)');
+    const a = await WorkerdClient.connected(hub, '@(order/a)');
+    const b = await WorkerdClient.connected(hub, '@(order/b)');
     await watcher.next((f) => f.type === '@xstate.snapshot' && f.event.type === 'CONNECT_ACCEPTED' && f.snapshot.context.identity === '@(order/b)');
     const frames = received(watcher);
     const sessions = new Set(frames.map((f) => f.sessionId as string));
@@ -202,7 +202,7 @@ describe('/inspect routing', () => {
       seen.push(JSON.parse(e.data as string) as Frame);
     });
     ws.accept();
-    const a = await HubClient.open('default', '@(inspect/default)', '/ws');
+    const a = await WorkerdClient.open('default', '@(inspect/default)', '/ws');
     await a.connect();
     await eventually(async () => seen.some((f) => f.event?.type === 'CONNECT_ACCEPTED' && f.snapshot?.context.identity === '@(inspect/default)'));
     a.close();

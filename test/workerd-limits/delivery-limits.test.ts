@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { flatStringifyCount } from '../../src/core/flat';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { HubClient, MODES, expectError, freshHub, hibernate, sleep, stubFor } from '../workerd/hub-client';
+import { WorkerdClient, MODES, expectError, freshHub, hibernate, sleep, stubFor } from '../workerd/hub-client';
 import { appFrames, expectDeliveryAck, fence, received, register, registerAll } from '../workerd/delivery-support';
 
 /**
@@ -35,8 +35,8 @@ describe.each(MODES)('broadcast limits and batching, $mode', ({ mode, between })
 
   it('refuses a broadcast to more than MAX_BROADCAST_RECIPIENTS with broadcast_limit_exceeded and sends nothing', async () => {
     const hub = freshHub('bl');
-    const s = await HubClient.connected(hub, '@(bl/s)');
-    const r = await HubClient.connected(hub, '@(bl/r)');
+    const s = await WorkerdClient.connected(hub, '@(bl/s)');
+    const r = await WorkerdClient.connected(hub, '@(bl/r)');
     await register(s, '@(bl/s)');
     await registerAll(r, range(5, '@(bl/r/few'), ['few']);
     await registerAll(r, range(5, '@(bl/r/many'));
@@ -55,8 +55,8 @@ describe.each(MODES)('broadcast limits and batching, $mode', ({ mode, between })
 
   it('counts recipients after the capability and excludeSelf filters, and sends the rest from alarms exactly once', async () => {
     const hub = freshHub('bl-ok');
-    const s = await HubClient.connected(hub, '@(bo/s)');
-    const r = await HubClient.connected(hub, '@(bo/r)');
+    const s = await WorkerdClient.connected(hub, '@(bo/s)');
+    const r = await WorkerdClient.connected(hub, '@(bo/r)');
     await register(s, '@(bo/s)');
     const few = range(5, '@(bo/r/few');
     const many = range(5, '@(bo/r/many');
@@ -89,8 +89,8 @@ describe.each(MODES)('broadcast limits and batching, $mode', ({ mode, between })
 
   it('keeps a sender’s later messages behind its queued broadcasts, and tells it to pause and resume', async () => {
     const hub = freshHub('behind');
-    const s = await HubClient.connected(hub, '@(bh/s)');
-    const r = await HubClient.connected(hub, '@(bh/r)');
+    const s = await WorkerdClient.connected(hub, '@(bh/s)');
+    const r = await WorkerdClient.connected(hub, '@(bh/r)');
     const addrs = range(10, '@(bh/r/a');
     await registerAll(r, addrs);
     await between(hub);
@@ -127,8 +127,8 @@ describe.each(MODES)('broadcast limits and batching, $mode', ({ mode, between })
 describe.each(MODES)('pause buffer limit, $mode', ({ between }) => {
   it('keeps the newest PAUSE_BUFFER_LIMIT frames, drops the oldest, and answers dropped asks', async () => {
     const hub = freshHub('overflow');
-    const a = await HubClient.connected(hub, '@(ov/a)');
-    const b = await HubClient.connected(hub, '@(ov/b)');
+    const a = await WorkerdClient.connected(hub, '@(ov/a)');
+    const b = await WorkerdClient.connected(hub, '@(ov/b)');
     const paused = await b.ask('hub:pause', null);
     expect(paused).toMatchObject({ type: 'hub:paused', payload: { paused: true } });
     await between(hub);
@@ -156,8 +156,8 @@ describe.each(MODES)('pause buffer limit, $mode', ({ between }) => {
 describe.each(MODES)('ordering of long streams, $mode', ({ between }) => {
   it('delivers 200 messages from one sender to one target in send order, asks and tells mixed', async () => {
     const hub = freshHub('order200');
-    const a = await HubClient.connected(hub, '@(o2/a)');
-    const b = await HubClient.connected(hub, '@(o2/b)');
+    const a = await WorkerdClient.connected(hub, '@(o2/a)');
+    const b = await WorkerdClient.connected(hub, '@(o2/b)');
     await register(b, '@(o2/b/in)');
     await between(hub);
     const asks: string[] = [];
@@ -176,9 +176,9 @@ describe.each(MODES)('ordering of long streams, $mode', ({ between }) => {
 
   it('keeps each sender’s order when two senders interleave towards one target', async () => {
     const hub = freshHub('order-2x');
-    const a = await HubClient.connected(hub, '@(o3/a)');
-    const c = await HubClient.connected(hub, '@(o3/c)');
-    const b = await HubClient.connected(hub, '@(o3/b)');
+    const a = await WorkerdClient.connected(hub, '@(o3/a)');
+    const c = await WorkerdClient.connected(hub, '@(o3/c)');
+    const b = await WorkerdClient.connected(hub, '@(o3/b)');
     await between(hub);
     for (let i = 0; i < 100; i++) {
       a.request('hub:send', { to: '@(o3/b)', type: 'seq', data: `a${i}` }, { pattern: 'tell' });

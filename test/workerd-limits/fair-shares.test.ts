@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HubClient, MODES, expectError, freshHub, type Frame } from '../workerd/hub-client';
+import { WorkerdClient, MODES, expectError, freshHub, type Frame } from '../workerd/hub-client';
 import { expectDeliveryAck, fence } from '../workerd/delivery-support';
 
 /**
@@ -21,13 +21,13 @@ const expectCap = (frame: Frame, code: string, limit: number): void => {
 describe.each(MODES)('fair shares per session, $mode (issue 12 §4)', ({ between }) => {
   it('registrations: the 13th new address is refused; re-registering, and other sessions, are not', async () => {
     const hub = freshHub('capreg');
-    const a = await HubClient.connected(hub, '@(cap/a)');
+    const a = await WorkerdClient.connected(hub, '@(cap/a)');
     const mine = range(12, '@(cap/a/x');
     for (const address of mine) expect((await a.ask('hub:register', { actorAddress: address, capabilities: [] })).type).toBe('hub:registered');
     await between(hub);
     expectCap(await a.ask('hub:register', { actorAddress: '@(cap/a/one-more)', capabilities: [] }), 'too_many_registrations', 12);
     expect((await a.ask('hub:register', { actorAddress: mine[0]!, capabilities: ['again'] })).payload.version).toBe(2);
-    const b = await HubClient.connected(hub, '@(cap/b)');
+    const b = await WorkerdClient.connected(hub, '@(cap/b)');
     expect((await b.ask('hub:register', { actorAddress: '@(cap/b)', capabilities: [] })).type).toBe('hub:registered');
     await a.ask('hub:unregister', { actorAddress: mine[1]! });
     await between(hub);
@@ -38,7 +38,7 @@ describe.each(MODES)('fair shares per session, $mode (issue 12 §4)', ({ between
 
   it('subscriptions: the 4th topic is refused; subscribing again is not', async () => {
     const hub = freshHub('capsub');
-    const a = await HubClient.connected(hub, '@(cap/s)');
+    const a = await WorkerdClient.connected(hub, '@(cap/s)');
     const ids = [];
     for (const topic of ['t1', 't2', 't3']) ids.push((await a.ask('hub:subscribe', { topic })).payload.subscriptionId);
     await between(hub);
@@ -53,10 +53,10 @@ describe.each(MODES)('fair shares per session, $mode (issue 12 §4)', ({ between
 
   it('pending asks: the 5th ask that would wait is refused; tells and asks answered at once are not', async () => {
     const hub = freshHub('capask');
-    const a = await HubClient.connected(hub, '@(cap/q)');
-    const b = await HubClient.connected(hub, '@(cap/pb)');
-    const c = await HubClient.connected(hub, '@(cap/pc)');
-    const d = await HubClient.connected(hub, '@(cap/d)');
+    const a = await WorkerdClient.connected(hub, '@(cap/q)');
+    const b = await WorkerdClient.connected(hub, '@(cap/pb)');
+    const c = await WorkerdClient.connected(hub, '@(cap/pc)');
+    const d = await WorkerdClient.connected(hub, '@(cap/d)');
     await b.ask('hub:pause', null);
     await c.ask('hub:pause', null);
     await between(hub);
@@ -84,11 +84,11 @@ describe('reply sizes are bounded by MAX_MESSAGE_SIZE (issue 12 §4)', () => {
     const hub = freshHub('capbytes');
     const blob = 'm'.repeat(400 * 1024);
     for (const name of ['a', 'b', 'c']) {
-      const s = await HubClient.connected(hub, `@(big/${name})`);
+      const s = await WorkerdClient.connected(hub, `@(big/${name})`);
       const reg = await s.ask('hub:register', { actorAddress: `@(big/${name})`, capabilities: [], metadata: { blob } });
       expect(reg.type).toBe('hub:registered');
     }
-    const reader = await HubClient.connected(hub, '@(reader)');
+    const reader = await WorkerdClient.connected(hub, '@(reader)');
     const first = await reader.ask('hub:list_actors', { limit: 100 });
     expect(first.payload).toMatchObject({ total: 3, offset: 0, limit: 100, hasMore: true });
     expect(first.payload.actors.map((x: Frame) => x.actorAddress)).toEqual(['@(big/a)', '@(big/b)']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HubClient, freshHub, sleep } from '../workerd/hub-client';
+import { WorkerdClient, freshHub, sleep } from '../workerd/hub-client';
 
 // RATE_LIMIT_PER_SECOND is 2 in this project, so abuse is more than 20 frames a second
 // kept up for 10 s. The flood runs at 2.5 times that, which a loaded machine still delivers.
@@ -14,7 +14,7 @@ describe('rate-limit abuse (contract §7)', () => {
   it('closes a session that keeps sending at more than ten times its limit for 10 s with 1008', async () => {
     const hub = freshHub('abuse');
     const openedAt = Date.now();
-    const client = await HubClient.connected(hub, '@(abuse/flood)');
+    const client = await WorkerdClient.connected(hub, '@(abuse/flood)');
     // Start late in the socket's first second with a burst: ten seconds count from the
     // flood's first frame, not from the open.
     await sleep(Math.max(0, openedAt + 700 - Date.now()));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runInDurableObject } from 'cloudflare:test';
 import {
-  HubClient,
+  WorkerdClient,
   MODES,
   eventually,
   expectError,
@@ -17,16 +17,16 @@ const CLEANUP_INTERVAL_MS = 1_000;
 const REGISTRY_LIMIT = 5;
 const SLACK_MS = 2_500;
 
-const listed = async (client: HubClient): Promise<string[]> =>
+const listed = async (client: WorkerdClient): Promise<string[]> =>
   (await client.ask('hub:list_actors', {})).payload.actors.map((a: { actorAddress: string }) => a.actorAddress);
 
-const discovered = async (client: HubClient, pattern: string): Promise<string[]> =>
+const discovered = async (client: WorkerdClient, pattern: string): Promise<string[]> =>
   (await client.ask('hub:discover', { pattern })).payload.actors.map((a: { address: string }) => a.address);
 
 describe.concurrent.each(MODES)('registration expiry, $mode (contract §5)', ({ between }) => {
   it('applies DEFAULT_ACTOR_TTL when ttlSeconds is left out', async () => {
     const hub = freshHub('default-ttl');
-    const client = await HubClient.connected(hub, '@(exp/default)');
+    const client = await WorkerdClient.connected(hub, '@(exp/default)');
     await between(hub);
     const before = Date.now();
     const reg = await client.ask('hub:register', { actorAddress: '@(exp/default)', capabilities: [] });
@@ -36,7 +36,7 @@ describe.concurrent.each(MODES)('registration expiry, $mode (contract §5)', ({ 
 
   it('hides an expired registration at once, even before any cleanup ran', async () => {
     const hub = freshHub('invisible');
-    const client = await HubClient.connected(hub, '@(exp/owner)');
+    const client = await WorkerdClient.connected(hub, '@(exp/owner)');
     await client.ask('hub:register', { actorAddress: '@(exp/short)', capabilities: ['x'], ttlSeconds: 1 });
     const kept = await client.ask('hub:register', { actorAddress: '@(exp/long)', capabilities: ['x'], ttlSeconds: 60 });
     // Cancel the cleanup alarm so what follows shows visibility alone, not removal.
@@ -56,7 +56,7 @@ describe.concurrent.each(MODES)('registration expiry, $mode (contract §5)', ({ 
 
   it('physically removes an expired registration by alarm within CLEANUP_INTERVAL_MS', async () => {
     const hub = freshHub('cleanup');
-    const client = await HubClient.connected(hub, '@(exp/cleaner)');
+    const client = await WorkerdClient.connected(hub, '@(exp/cleaner)');
     const reg = await client.ask('hub:register', { actorAddress: '@(exp/gone)', capabilities: [], ttlSeconds: 1 });
     await between(hub);
     // Keep the session itself alive; the registration must go regardless.
@@ -76,7 +76,7 @@ describe.concurrent.each(MODES)('registration expiry, $mode (contract §5)', ({ 
 
   it('renews registrations flagged renewOnHeartbeat on every heartbeat, and only those', async () => {
     const hub = freshHub('renew-hb');
-    const client = await HubClient.connected(hub, '@(exp/hb)');
+    const client = await WorkerdClient.connected(hub, '@(exp/hb)');
     await client.ask(
       'hub:register',
       { actorAddress: '@(exp/hb/renewed)', capabilities: [], ttlSeconds: 1 },
@@ -96,7 +96,7 @@ describe.concurrent.each(MODES)('registration expiry, $mode (contract §5)', ({ 
 describe.concurrent.each(MODES)('registry capacity, $mode (contract §5)', ({ between }) => {
   it('advertises the limit and refuses new addresses beyond it with registry_full', async () => {
     const hub = freshHub('full');
-    const client = await HubClient.open(hub, '@(cap/a)');
+    const client = await WorkerdClient.open(hub, '@(cap/a)');
     const connected = await client.connect();
     expect(connected.payload.capabilities.maxActorsPerInstance).toBe(REGISTRY_LIMIT);
     for (let i = 0; i < REGISTRY_LIMIT; i++) {
@@ -112,7 +112,7 @@ describe.concurrent.each(MODES)('registry capacity, $mode (contract §5)', ({ be
     expect(p.retryable).toBe(true);
 
     // Another session is refused too: the limit is per hub, not per session.
-    const other = await HubClient.connected(hub, '@(cap/other)');
+    const other = await WorkerdClient.connected(hub, '@(cap/other)');
     const otherId = other.request('hub:register', { actorAddress: '@(cap/other)', capabilities: [] });
     expectError(await other.reply(otherId), 'hub:error', 'registry_full', otherId);
 
@@ -130,7 +130,7 @@ describe.concurrent.each(MODES)('registry capacity, $mode (contract §5)', ({ be
 
   it('does not count expired registrations against the limit', async () => {
     const hub = freshHub('full-expiry');
-    const client = await HubClient.connected(hub, '@(cap/exp)');
+    const client = await WorkerdClient.connected(hub, '@(cap/exp)');
     for (let i = 0; i < REGISTRY_LIMIT; i++) {
       await client.ask('hub:register', { actorAddress: `@(cap/exp/${i})`, capabilities: [], ttlSeconds: i === 0 ? 1 : 60 });
     }

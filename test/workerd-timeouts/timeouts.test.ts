@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  HubClient,
+  WorkerdClient,
   MODES,
   freshHub,
   hibernate,
@@ -17,7 +17,7 @@ const HEARTBEAT_TIMEOUT_MS = 2_500;
 /** Room for alarm scheduling on a loaded two-core machine. */
 const SLACK_MS = 2_500;
 
-const closeAfterNotice = (client: HubClient, reason: string) => {
+const closeAfterNotice = (client: WorkerdClient, reason: string) => {
   const noticeAt = client.events.findIndex((e) => e.kind === 'frame' && e.frame.type === 'hub:disconnect');
   const closeAt = client.events.findIndex((e) => e.kind === 'close');
   expect(noticeAt).toBeGreaterThanOrEqual(0);
@@ -34,7 +34,7 @@ describe.concurrent.each(MODES)('timeouts, $mode (contract §4)', ({ between }) 
     const hub = freshHub('connect-timeout');
     // Taken before the upgrade, so it is no later than the hub's own start of the deadline.
     const openedAt = Date.now();
-    const client = await HubClient.open(hub, '@(to/never)');
+    const client = await WorkerdClient.open(hub, '@(to/never)');
     // The object must be in memory to be evicted: a not_connected reply proves it is.
     const probe = client.request('hub:heartbeat', null);
     expect((await client.reply(probe)).payload.code).toBe('not_connected');
@@ -47,7 +47,7 @@ describe.concurrent.each(MODES)('timeouts, $mode (contract §4)', ({ between }) 
 
   it('sends hub:disconnect heartbeat_timeout then closes 4408 a silent session, releasing its registrations', async () => {
     const hub = freshHub('hb-timeout');
-    const client = await HubClient.connected(hub, '@(to/silent)');
+    const client = await WorkerdClient.connected(hub, '@(to/silent)');
     const reg = await client.ask('hub:register', { actorAddress: '@(to/silent)', capabilities: [], ttlSeconds: 60 });
     const lastSeen = reg.timestamp as number;
     await sleep(HEARTBEAT_TIMEOUT_MS / 2);
@@ -65,7 +65,7 @@ describe.concurrent.each(MODES)('timeouts, $mode (contract §4)', ({ between }) 
 
   it('keeps a session alive past the timeout while it sends heartbeats and other frames', async () => {
     const hub = freshHub('hb-alive');
-    const client = await HubClient.connected(hub, '@(to/busy)');
+    const client = await WorkerdClient.connected(hub, '@(to/busy)');
     for (let i = 0; i < 5; i++) {
       await sleep(HEARTBEAT_INTERVAL_MS);
       await between(hub);
@@ -83,7 +83,7 @@ describe.concurrent.each(MODES)('timeouts, $mode (contract §4)', ({ between }) 
 
   it('keeps a session alive on runtime-answered pings alone, then times it out when they stop', async () => {
     const hub = freshHub('ping-alive');
-    const client = await HubClient.connected(hub, '@(to/pinger)');
+    const client = await WorkerdClient.connected(hub, '@(to/pinger)');
     await client.ask('hub:register', { actorAddress: '@(to/pinger)', capabilities: [], ttlSeconds: 60 });
     await between(hub);
     const started = Date.now();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { HubClient, MODES, expectError, freshHub, type Frame } from './hub-client';
+import { WorkerdClient, MODES, expectError, freshHub, type Frame } from './hub-client';
 
 type Issue = { path: string; message: string };
 
@@ -18,12 +18,12 @@ const issuesOf = (payload: Record<string, any>): Issue[] => {
 const paths = (payload: Record<string, any>) => issuesOf(payload).map((i) => i.path);
 
 /** Waits for the only reply the hub can give to a frame it cannot correlate. */
-const nextUncorrelated = (client: HubClient): Promise<Frame> => client.next((f) => f.correlationId === null);
+const nextUncorrelated = (client: WorkerdClient): Promise<Frame> => client.next((f) => f.correlationId === null);
 
 describe.each(MODES)('bad input keeps the connection open, $mode (contract §2, §3)', ({ between }) => {
   const connectedClient = async (label: string) => {
     const hub = freshHub(label);
-    const client = await HubClient.connected(hub, `@(bad/${label})`);
+    const client = await WorkerdClient.connected(hub, `@(bad/${label})`);
     await between(hub);
     return { hub, client };
   };
@@ -280,7 +280,7 @@ describe.each(MODES)('bad input keeps the connection open, $mode (contract §2, 
 describe('bad input before hub:connect', () => {
   it('answers garbage with invalid_message and still lets the socket connect', async () => {
     const hub = freshHub('precon');
-    const client = await HubClient.open(hub, '@(bad/precon)');
+    const client = await WorkerdClient.open(hub, '@(bad/precon)');
     client.sendRaw('{{{');
     expectError(await nextUncorrelated(client), 'hub:error', 'invalid_message', null);
     const big = client.build('hub:heartbeat', null, { metadata: { pad: 'y'.repeat(1_100_000) } });

@@ -1,18 +1,18 @@
 import { expect } from 'vitest';
-import { HubClient, type Frame } from './hub-client';
+import { WorkerdClient, type Frame } from './hub-client';
 
 /**
  * Helpers shared by the delivery tests in workerd (default limits and the
- * `workerd-limits` project). They build on HubClient and never consume
+ * `workerd-limits` project). They build on WorkerdClient and never consume
  * frames behind a test's back: counting reads the full event history.
  */
 
 /** Every frame of `type` this client has received so far, consumed or not, in arrival order. */
-export const received = (client: HubClient, type: string): Frame[] =>
+export const received = (client: WorkerdClient, type: string): Frame[] =>
   client.events.flatMap((e) => (e.kind === 'frame' && e.frame.type === type ? [e.frame] : []));
 
 /** Application (non-`hub:`) frames this client has received so far. */
-export const appFrames = (client: HubClient): Frame[] =>
+export const appFrames = (client: WorkerdClient): Frame[] =>
   client.events.flatMap((e) => (e.kind === 'frame' && !String(e.frame.type).startsWith('hub:') ? [e.frame] : []));
 
 /**
@@ -22,12 +22,12 @@ export const appFrames = (client: HubClient): Frame[] =>
  * for frames an earlier client sent before its own heartbeat has arrived.
  * Heartbeats spend no rate-limit tokens, so fences are free.
  */
-export const fence = async (...clients: HubClient[]): Promise<void> => {
+export const fence = async (...clients: WorkerdClient[]): Promise<void> => {
   for (const c of clients) await c.expectAlive();
 };
 
 export const register = async (
-  client: HubClient,
+  client: WorkerdClient,
   actorAddress: string,
   capabilities: string[] = [],
   extra: { ttlSeconds?: number } = {},
@@ -38,16 +38,16 @@ export const register = async (
 };
 
 /** Registers several addresses on one session with pipelined asks (one token each). */
-export const registerAll = async (client: HubClient, addresses: string[], capabilities: string[] = []): Promise<void> => {
+export const registerAll = async (client: WorkerdClient, addresses: string[], capabilities: string[] = []): Promise<void> => {
   const ids = addresses.map((actorAddress) => client.request('hub:register', { actorAddress, capabilities }));
   const replies = await Promise.all(ids.map((id) => client.reply(id, 10_000)));
   for (const r of replies) expect(r.type, JSON.stringify(r.payload)).toBe('hub:registered');
 };
 
 export interface Population {
-  clients: HubClient[];
+  clients: WorkerdClient[];
   /** address -> the session that registered it */
-  owner: Map<string, HubClient>;
+  owner: Map<string, WorkerdClient>;
   addresses: string[];
 }
 
@@ -57,12 +57,12 @@ export interface Population {
  * addresses at once, so large populations use many sessions.
  */
 export const populate = async (hub: string, label: string, count: number, perSession: number): Promise<Population> => {
-  const clients: HubClient[] = [];
-  const owner = new Map<string, HubClient>();
+  const clients: WorkerdClient[] = [];
+  const owner = new Map<string, WorkerdClient>();
   const addresses: string[] = [];
   const sessions = Math.ceil(count / perSession);
   for (let s = 0; s < sessions; s++) {
-    const client = await HubClient.connected(hub, `@(${label}/session/${s})`);
+    const client = await WorkerdClient.connected(hub, `@(${label}/session/${s})`);
     const mine: string[] = [];
     for (let i = s * perSession; i < Math.min(count, (s + 1) * perSession); i++) mine.push(`@(${label}/actor/${i})`);
     await registerAll(client, mine);

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { HubClient, MODES, eventually, expectError, freshHub, hibernate, sleep, stubFor, type Frame } from './hub-client';
+import { WorkerdClient, MODES, eventually, expectError, freshHub, hibernate, sleep, stubFor, type Frame } from './hub-client';
 import { appFrames, expectDeliveryAck, fence, poll, populate, received, register } from './delivery-support';
 
 /**
@@ -14,8 +14,8 @@ import { appFrames, expectDeliveryAck, fence, poll, populate, received, register
 describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
   it('forwards a flat message: type, data, verified from, target, tell, no correlation, metadata, same ttl', async () => {
     const hub = freshHub('flat');
-    const a = await HubClient.connected(hub, '@(flat/a)');
-    const b = await HubClient.connected(hub, '@(flat/b)');
+    const a = await WorkerdClient.connected(hub, '@(flat/a)');
+    const b = await WorkerdClient.connected(hub, '@(flat/b)');
     await register(b, '@(flat/b/inbox)');
     await between(hub);
     const timestamp = Date.now();
@@ -46,8 +46,8 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('takes payload.to when the envelope is addressed to the hub or to the same target', async () => {
     const hub = freshHub('target');
-    const a = await HubClient.connected(hub, '@(tg/a)');
-    const b = await HubClient.connected(hub, '@(tg/b)');
+    const a = await WorkerdClient.connected(hub, '@(tg/a)');
+    const b = await WorkerdClient.connected(hub, '@(tg/b)');
     await register(b, '@(tg/b/x)');
     await between(hub);
     const viaHub = a.request('hub:send', { to: '@(tg/b/x)', type: 'm', data: 1 });
@@ -67,9 +67,9 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('refuses two different targets with ambiguous_target and delivers to neither', async () => {
     const hub = freshHub('ambiguous');
-    const a = await HubClient.connected(hub, '@(amb/a)');
-    const b = await HubClient.connected(hub, '@(amb/b)');
-    const c = await HubClient.connected(hub, '@(amb/c)');
+    const a = await WorkerdClient.connected(hub, '@(amb/a)');
+    const b = await WorkerdClient.connected(hub, '@(amb/b)');
+    const c = await WorkerdClient.connected(hub, '@(amb/c)');
     await between(hub);
     const id = a.request('hub:send', { to: '@(amb/b)', type: 'm', data: 1 }, { to: '@(amb/c)' });
     expectError(await a.reply(id), 'hub:error', 'ambiguous_target', id);
@@ -80,8 +80,8 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('reaches a connected but unregistered session by its identity, and sends from a registered address', async () => {
     const hub = freshHub('identity');
-    const a = await HubClient.connected(hub, '@(id/a)');
-    const b = await HubClient.connected(hub, '@(id/b)');
+    const a = await WorkerdClient.connected(hub, '@(id/a)');
+    const b = await WorkerdClient.connected(hub, '@(id/b)');
     await register(a, '@(id/a/bot)');
     await between(hub);
     const id = a.request('hub:send', { to: '@(id/b)', type: 'm', data: 'x' }, { from: '@(id/a/bot)' });
@@ -92,7 +92,7 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('answers an ask to an unknown address with unknown_actor and drops a tell silently', async () => {
     const hub = freshHub('unknown');
-    const a = await HubClient.connected(hub, '@(unk/a)');
+    const a = await WorkerdClient.connected(hub, '@(unk/a)');
     await between(hub);
     const id = a.request('hub:send', { to: '@(unk/nobody)', type: 'm', data: 1 });
     const reply = await a.reply(id);
@@ -106,8 +106,8 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('treats an expired registration as unknown even while its session is still connected', async () => {
     const hub = freshHub('expired-target');
-    const a = await HubClient.connected(hub, '@(exp/a)');
-    const b = await HubClient.connected(hub, '@(exp/b)');
+    const a = await WorkerdClient.connected(hub, '@(exp/a)');
+    const b = await WorkerdClient.connected(hub, '@(exp/b)');
     await register(b, '@(exp/b/short)', [], { ttlSeconds: 0.3 });
     await between(hub);
     await sleep(450);
@@ -121,8 +121,8 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('answers an ask to a target whose session closed with unknown_actor', async () => {
     const hub = freshHub('gone');
-    const a = await HubClient.connected(hub, '@(gone/a)');
-    const b = await HubClient.connected(hub, '@(gone/b)');
+    const a = await WorkerdClient.connected(hub, '@(gone/a)');
+    const b = await WorkerdClient.connected(hub, '@(gone/b)');
     await register(b, '@(gone/b/x)');
     b.close();
     await b.waitClosed();
@@ -136,8 +136,8 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('does not process a stale message: message_expired for an ask, nothing for a tell', async () => {
     const hub = freshHub('stale');
-    const a = await HubClient.connected(hub, '@(stale/a)');
-    const b = await HubClient.connected(hub, '@(stale/b)');
+    const a = await WorkerdClient.connected(hub, '@(stale/a)');
+    const b = await WorkerdClient.connected(hub, '@(stale/b)');
     await between(hub);
     const old = Date.now() - 60_000;
     const id = a.request('hub:send', { to: '@(stale/b)', type: 'm', data: 1 }, { timestamp: old, ttl: 1_000 });
@@ -150,9 +150,9 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('refuses a spoofed from with identity_mismatch and delivers nothing to anyone', async () => {
     const hub = freshHub('spoof');
-    const mallory = await HubClient.connected(hub, '@(spoof/mallory)');
-    const victim = await HubClient.connected(hub, '@(spoof/victim)');
-    const bystander = await HubClient.connected(hub, '@(spoof/bystander)');
+    const mallory = await WorkerdClient.connected(hub, '@(spoof/mallory)');
+    const victim = await WorkerdClient.connected(hub, '@(spoof/victim)');
+    const bystander = await WorkerdClient.connected(hub, '@(spoof/bystander)');
     await register(victim, '@(spoof/victim/inbox)');
     await between(hub);
     const cases = [
@@ -174,8 +174,8 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 
   it('delivers one sender’s messages to one target in send order', async () => {
     const hub = freshHub('order');
-    const a = await HubClient.connected(hub, '@(ord/a)');
-    const b = await HubClient.connected(hub, '@(ord/b)');
+    const a = await WorkerdClient.connected(hub, '@(ord/a)');
+    const b = await WorkerdClient.connected(hub, '@(ord/b)');
     await register(b, '@(ord/b/in)');
     await between(hub);
     // 18 sends stay inside the burst of 20 (one token went to nothing else on this session).
@@ -192,8 +192,8 @@ describe.each(MODES)('hub:send, $mode (§6)', ({ between }) => {
 describe('hub:send with large data (§6)', () => {
   it('forwards a frame with 900 KiB of data intact', async () => {
     const hub = freshHub('large');
-    const a = await HubClient.connected(hub, '@(big/a)');
-    const b = await HubClient.connected(hub, '@(big/b)');
+    const a = await WorkerdClient.connected(hub, '@(big/a)');
+    const b = await WorkerdClient.connected(hub, '@(big/b)');
     // Varied content, so a truncated or re-chunked copy cannot compare equal by accident.
     const unit = 'abcdefghijklmnopqrstuvwxyz0123456789-_';
     let blob = '';
@@ -211,8 +211,8 @@ describe('hub:send with large data (§6)', () => {
 describe.each(MODES)('delivery_ack and pause buffer, $mode (§6)', ({ between }) => {
   it('acks an ask only once the frame reached the target: a paused target holds the ack until resume', async () => {
     const hub = freshHub('ack-after');
-    const a = await HubClient.connected(hub, '@(aa/a)');
-    const b = await HubClient.connected(hub, '@(aa/b)');
+    const a = await WorkerdClient.connected(hub, '@(aa/a)');
+    const b = await WorkerdClient.connected(hub, '@(aa/b)');
     const paused = await b.ask('hub:pause', null);
     expect(paused.type).toBe('hub:paused');
     await between(hub);
@@ -232,8 +232,8 @@ describe.each(MODES)('delivery_ack and pause buffer, $mode (§6)', ({ between })
 
   it('buffers sends, publications and broadcasts to a paused session in order and flushes them on resume', async () => {
     const hub = freshHub('pause');
-    const a = await HubClient.connected(hub, '@(pz/a)');
-    const b = await HubClient.connected(hub, '@(pz/b)');
+    const a = await WorkerdClient.connected(hub, '@(pz/a)');
+    const b = await WorkerdClient.connected(hub, '@(pz/b)');
     await register(b, '@(pz/b/in)');
     expect((await b.ask('hub:subscribe', { topic: 'pz.news' })).type).toBe('hub:subscribed');
     expect((await b.ask('hub:pause', null)).type).toBe('hub:paused');
@@ -263,8 +263,8 @@ describe.each(MODES)('delivery_ack and pause buffer, $mode (§6)', ({ between })
 
   it('tells senders of buffered asks that the target is gone when a paused session closes', async () => {
     const hub = freshHub('pause-close');
-    const a = await HubClient.connected(hub, '@(pc/a)');
-    const b = await HubClient.connected(hub, '@(pc/b)');
+    const a = await WorkerdClient.connected(hub, '@(pc/a)');
+    const b = await WorkerdClient.connected(hub, '@(pc/b)');
     await b.ask('hub:pause', null);
     const id = a.request('hub:send', { to: '@(pc/b)', type: 'm', data: 1 });
     await fence(a);
@@ -277,7 +277,7 @@ describe.each(MODES)('delivery_ack and pause buffer, $mode (§6)', ({ between })
 
   it('reports queue_stats with real numbers', async () => {
     const hub = freshHub('qstats');
-    const a = await HubClient.connected(hub, '@(qs/a)');
+    const a = await WorkerdClient.connected(hub, '@(qs/a)');
     await between(hub);
     const id = a.request('hub:queue_stats', null);
     const r = await a.reply(id);
@@ -297,11 +297,11 @@ describe.each(MODES)('delivery_ack and pause buffer, $mode (§6)', ({ between })
 describe.each(MODES)('hub:broadcast, $mode (§6)', ({ between }) => {
   it('reaches every live registered actor once per address, not unregistered or expired ones', async () => {
     const hub = freshHub('bcast');
-    const s = await HubClient.connected(hub, '@(bc/s)');
-    const a = await HubClient.connected(hub, '@(bc/a)');
-    const b = await HubClient.connected(hub, '@(bc/b)');
-    const loner = await HubClient.connected(hub, '@(bc/unregistered)');
-    const gone = await HubClient.connected(hub, '@(bc/gone)');
+    const s = await WorkerdClient.connected(hub, '@(bc/s)');
+    const a = await WorkerdClient.connected(hub, '@(bc/a)');
+    const b = await WorkerdClient.connected(hub, '@(bc/b)');
+    const loner = await WorkerdClient.connected(hub, '@(bc/unregistered)');
+    const gone = await WorkerdClient.connected(hub, '@(bc/gone)');
     await register(s, '@(bc/s)');
     await register(a, '@(bc/a)', ['chat']);
     await register(b, '@(bc/b/1)', ['chat', 'admin']);
@@ -321,7 +321,7 @@ describe.each(MODES)('hub:broadcast, $mode (§6)', ({ between }) => {
       payload: { messageId: id, deliveredCount: 4, failedCount: 0, queuedCount: 0 },
     });
     await fence(s, a, b, loner);
-    const to = (c: HubClient) => received(c, 'bc').map((f) => f.to).sort();
+    const to = (c: WorkerdClient) => received(c, 'bc').map((f) => f.to).sort();
     expect(to(s)).toEqual(['@(bc/s)']);
     expect(to(a)).toEqual(['@(bc/a)']);
     expect(to(b)).toEqual(['@(bc/b/1)', '@(bc/b/2)']);
@@ -339,9 +339,9 @@ describe.each(MODES)('hub:broadcast, $mode (§6)', ({ between }) => {
 
   it('excludeSelf leaves out every address of the sending session; targetCapability narrows', async () => {
     const hub = freshHub('bcast-filter');
-    const s = await HubClient.connected(hub, '@(bf/s)');
-    const a = await HubClient.connected(hub, '@(bf/a)');
-    const b = await HubClient.connected(hub, '@(bf/b)');
+    const s = await WorkerdClient.connected(hub, '@(bf/s)');
+    const a = await WorkerdClient.connected(hub, '@(bf/a)');
+    const b = await WorkerdClient.connected(hub, '@(bf/b)');
     await register(s, '@(bf/s/1)', ['admin']);
     await register(s, '@(bf/s/2)', ['admin']);
     await register(a, '@(bf/a)', ['chat']);
@@ -374,7 +374,7 @@ describe('hub:broadcast beyond the sync threshold (§6, §8)', () => {
     const stub = stubFor(hub);
     // 50 sessions x 20 addresses: each session spends exactly its burst of 20 tokens.
     const pop = await populate(hub, 'k', 1000, 20);
-    const sender = await HubClient.connected(hub, '@(k/sender)');
+    const sender = await WorkerdClient.connected(hub, '@(k/sender)');
     const id = sender.request('hub:broadcast', { type: 'k.news', data: { n: 1 } });
     const ack = await sender.reply(id);
     expect(ack.payload).toEqual({ messageId: id, deliveredCount: 100, failedCount: 0, queuedCount: 900 });
@@ -416,8 +416,8 @@ describe('hub:broadcast beyond the sync threshold (§6, §8)', () => {
 describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
   it('subscribing twice returns the same id and delivers a publication once', async () => {
     const hub = freshHub('sub-idem');
-    const a = await HubClient.connected(hub, '@(si/a)');
-    const p = await HubClient.connected(hub, '@(si/p)');
+    const a = await WorkerdClient.connected(hub, '@(si/a)');
+    const p = await WorkerdClient.connected(hub, '@(si/p)');
     const first = await a.ask('hub:subscribe', { topic: 'si/topic' });
     expect(first).toMatchObject({ type: 'hub:subscribed', payload: { topic: 'si/topic' } });
     expect(typeof first.payload.subscriptionId).toBe('string');
@@ -432,10 +432,10 @@ describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
 
   it('publishes a flat message with topic metadata to each live subscriber and counts them', async () => {
     const hub = freshHub('publish');
-    const pub = await HubClient.connected(hub, '@(pb/pub)');
-    const a = await HubClient.connected(hub, '@(pb/a)');
-    const b = await HubClient.connected(hub, '@(pb/b)');
-    const c = await HubClient.connected(hub, '@(pb/c)');
+    const pub = await WorkerdClient.connected(hub, '@(pb/pub)');
+    const a = await WorkerdClient.connected(hub, '@(pb/a)');
+    const b = await WorkerdClient.connected(hub, '@(pb/b)');
+    const c = await WorkerdClient.connected(hub, '@(pb/c)');
     await register(b, '@(pb/b/worker)');
     await a.ask('hub:subscribe', { topic: 'orders:eu' });
     await b.ask('hub:subscribe', { topic: 'orders:eu' }, { from: '@(pb/b/worker)' });
@@ -469,8 +469,8 @@ describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
 
   it('gives a publisher subscribed to its own topic its own publication, and nothing published before a subscription', async () => {
     const hub = freshHub('self-pub');
-    const a = await HubClient.connected(hub, '@(sp/a)');
-    const b = await HubClient.connected(hub, '@(sp/b)');
+    const a = await WorkerdClient.connected(hub, '@(sp/a)');
+    const b = await WorkerdClient.connected(hub, '@(sp/b)');
     const early = await a.ask('hub:publish', { topic: 'sp', type: 'early', data: 0 });
     // offset and epoch: the topic's history position (issue 14 B), the first publication of a new topic.
     expect(early.payload).toEqual({ topic: 'sp', subscriberCount: 0, offset: 1, epoch: expect.any(String) });
@@ -488,9 +488,9 @@ describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
 
   it('unsubscribes by topic and by subscriptionId, removing exactly that one', async () => {
     const hub = freshHub('unsub');
-    const a = await HubClient.connected(hub, '@(us/a)');
-    const other = await HubClient.connected(hub, '@(us/other)');
-    const p = await HubClient.connected(hub, '@(us/p)');
+    const a = await WorkerdClient.connected(hub, '@(us/a)');
+    const other = await WorkerdClient.connected(hub, '@(us/other)');
+    const p = await WorkerdClient.connected(hub, '@(us/p)');
     const s1 = (await a.ask('hub:subscribe', { topic: 'us.one' })).payload.subscriptionId as string;
     const s2 = (await a.ask('hub:subscribe', { topic: 'us.two' })).payload.subscriptionId as string;
     const s3 = (await a.ask('hub:subscribe', { topic: 'us.three' })).payload.subscriptionId as string;
@@ -517,8 +517,8 @@ describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
 
   it('takes a subscriptionId that names a subscribed topic as that topic (older clients)', async () => {
     const hub = freshHub('legacy');
-    const a = await HubClient.connected(hub, '@(lg/a)');
-    const p = await HubClient.connected(hub, '@(lg/p)');
+    const a = await WorkerdClient.connected(hub, '@(lg/a)');
+    const p = await WorkerdClient.connected(hub, '@(lg/p)');
     const sid = (await a.ask('hub:subscribe', { topic: 'lg.alerts' })).payload.subscriptionId as string;
     await a.ask('hub:subscribe', { topic: 'lg.other' });
     await between(hub);
@@ -530,8 +530,8 @@ describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
 
   it('answers an unsubscribe of nothing with subscriptionId null and removes nothing', async () => {
     const hub = freshHub('unsub-none');
-    const a = await HubClient.connected(hub, '@(un/a)');
-    const p = await HubClient.connected(hub, '@(un/p)');
+    const a = await WorkerdClient.connected(hub, '@(un/a)');
+    const p = await WorkerdClient.connected(hub, '@(un/p)');
     await a.ask('hub:subscribe', { topic: 'un.kept' });
     await between(hub);
     const r = await a.ask('hub:unsubscribe', { topic: 'un.never' });
@@ -546,8 +546,8 @@ describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
 
   it('keeps subscriptions when an address is re-registered on the same connection, drops them on close', async () => {
     const hub = freshHub('rereg');
-    const a = await HubClient.connected(hub, '@(rr/a)');
-    const p = await HubClient.connected(hub, '@(rr/p)');
+    const a = await WorkerdClient.connected(hub, '@(rr/a)');
+    const p = await WorkerdClient.connected(hub, '@(rr/p)');
     await register(a, '@(rr/a/svc)');
     await a.ask('hub:subscribe', { topic: 'rr' }, { from: '@(rr/a/svc)' });
     await between(hub);
@@ -567,7 +567,7 @@ describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
 describe('topic names (§6)', () => {
   it('refuses a bad topic with invalid_message naming payload.topic', async () => {
     const hub = freshHub('topics');
-    const a = await HubClient.connected(hub, '@(tp/a)');
+    const a = await WorkerdClient.connected(hub, '@(tp/a)');
     const bad = ['', 'has space', 'emoji-☃', 'semi;colon', 'x'.repeat(257)];
     for (const topic of bad) {
       for (const type of ['hub:subscribe', 'hub:publish'] as const) {
@@ -604,8 +604,8 @@ type Metrics = Record<(typeof METRIC_KEYS)[number], number>;
 describe.each(MODES)('hub:metrics, $mode (§10)', ({ between }) => {
   it('reports counters that are numbers and grow with traffic', async () => {
     const hub = freshHub('metrics');
-    const a = await HubClient.connected(hub, '@(mt/a)');
-    const b = await HubClient.connected(hub, '@(mt/b)');
+    const a = await WorkerdClient.connected(hub, '@(mt/a)');
+    const b = await WorkerdClient.connected(hub, '@(mt/b)');
     await register(b, '@(mt/b/in)');
     await b.ask('hub:subscribe', { topic: 'mt' });
     await between(hub);
@@ -622,7 +622,7 @@ describe.each(MODES)('hub:metrics, $mode (§10)', ({ between }) => {
     await a.reply(sent);
     const miss = a.request('hub:send', { to: '@(mt/nobody)', type: 'm', data: 1 });
     await a.reply(miss);
-    const c = await HubClient.connected(hub, '@(mt/c)');
+    const c = await WorkerdClient.connected(hub, '@(mt/c)');
     c.close();
     await c.waitClosed();
     await between(hub);
@@ -638,9 +638,9 @@ describe.each(MODES)('hub:metrics, $mode (§10)', ({ between }) => {
 describe.each(MODES)('hub:refresh_token without auth, $mode (§10)', ({ between }) => {
   it('exchanges the session token from hub:connected for a new one; anything else is invalid_token', async () => {
     const hub = freshHub('refresh');
-    const a = await HubClient.open(hub, '@(rf/a)');
+    const a = await WorkerdClient.open(hub, '@(rf/a)');
     const connected = await a.connect();
-    const b = await HubClient.connected(hub, '@(rf/b)');
+    const b = await WorkerdClient.connected(hub, '@(rf/b)');
     const original = connected.payload.token as string;
     await between(hub);
 
@@ -671,8 +671,8 @@ describe.each(MODES)('hub:refresh_token without auth, $mode (§10)', ({ between 
 describe('routing after eviction (§8)', () => {
   it('keeps registrations, identities and subscriptions routable across repeated evictions', async () => {
     const hub = freshHub('evict-route');
-    const a = await HubClient.connected(hub, '@(er/a)');
-    const b = await HubClient.connected(hub, '@(er/b)');
+    const a = await WorkerdClient.connected(hub, '@(er/a)');
+    const b = await WorkerdClient.connected(hub, '@(er/b)');
     await register(b, '@(er/b/svc)', ['svc']);
     await b.ask('hub:subscribe', { topic: 'er.t' }, { from: '@(er/b/svc)' });
     const frames: Frame[] = [];

@@ -6,7 +6,7 @@ import { commandsArb, runScenario, type FuzzSetup } from '../../harness/fuzz';
 import { DIFFERENTIAL_PROFILE } from '../../harness/model';
 import type { Trace } from '../../harness/trace';
 import { parseConfig } from '../../src/config';
-import { HubClient, freshHub, hibernate, sleep } from './hub-client';
+import { WorkerdClient, freshHub, hibernate, sleep } from './hub-client';
 
 /**
  * Differential check (issue 4): generated traces run once against the hub
@@ -70,14 +70,14 @@ const until = async (probe: () => boolean, ms: number): Promise<boolean> => {
 /** Runs a trace against a fresh real hub and returns what each socket saw. */
 const runInWorkerd = async (trace: Trace): Promise<Transcript> => {
   const hub = freshHub('differential');
-  const clients = new Map<string, HubClient>();
+  const clients = new Map<string, WorkerdClient>();
   const closedByClient = new Set<string>();
   const counts = expectedCounts(trace);
   for (const [i, step] of trace.steps.entries()) {
     const client = 'socket' in step ? clients.get(step.socket) : undefined;
     switch (step.op) {
       case 'open':
-        clients.set(step.socket, await HubClient.open(hub, '@(differential)'));
+        clients.set(step.socket, await WorkerdClient.open(hub, '@(differential)'));
         break;
       case 'frame':
         client!.sendRaw(step.text);

@@ -16,7 +16,7 @@ export type WireEvent = { kind: 'frame'; frame: Frame } | { kind: 'close'; code:
  * worker's fetch handler, frames queued as they arrive, and waits that fail
  * loudly with what did arrive.
  */
-export class HubClient {
+export class WorkerdClient {
   /** Frames not yet consumed by `next`/`ask`. */
   readonly frames: Frame[] = [];
   /** Full history, never consumed. */
@@ -68,11 +68,11 @@ export class HubClient {
   }
 
   /** Opens a socket through the worker's router; `path` defaults to the named hub's path. */
-  static async open(hub: string, identity: string, path = `/ws/${hub}`): Promise<HubClient> {
+  static async open(hub: string, identity: string, path = `/ws/${hub}`): Promise<WorkerdClient> {
     const res = await exports.default.fetch(`http://hub.test${path}`, { headers: { Upgrade: 'websocket' } });
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
     res.webSocket.accept();
-    return new HubClient(res.webSocket, identity, !path.startsWith('/inspect/'));
+    return new WorkerdClient(res.webSocket, identity, !path.startsWith('/inspect/'));
   }
 
   /** Opens a socket and completes hub:connect. */
@@ -81,8 +81,8 @@ export class HubClient {
     identity: string,
     metadata: Record<string, unknown> = {},
     path?: string,
-  ): Promise<HubClient> {
-    const client = await HubClient.open(hub, identity, path);
+  ): Promise<WorkerdClient> {
+    const client = await WorkerdClient.open(hub, identity, path);
     await client.connect(metadata);
     return client;
   }

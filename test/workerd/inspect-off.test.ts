@@ -1,7 +1,7 @@
 import { exports } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { HubClient, freshHub, stubFor } from './hub-client';
+import { WorkerdClient, freshHub, stubFor } from './hub-client';
 
 /** INSPECT_ENABLED is false here (wrangler.toml's default). */
 describe('/inspect when inspection is off', () => {
@@ -21,7 +21,7 @@ describe('/inspect when inspection is off', () => {
 
   it('costs nothing: the core never gets a transition hook, through a whole session', async () => {
     const hub = freshHub('inspect-off');
-    const a = await HubClient.connected(hub, '@(off/a)');
+    const a = await WorkerdClient.connected(hub, '@(off/a)');
     await a.ask('hub:register', { actorAddress: '@(off/a)', capabilities: [] });
     await a.expectAlive();
     const hook = await runInDurableObject(stubFor(hub), (instance) => {

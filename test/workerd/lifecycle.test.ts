@@ -2,7 +2,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { HUB_ADDRESS, PROTOCOL_VERSION, SERVER_VERSION, SUPPORTED_VERSIONS } from '../../src/protocol/envelope';
 import {
-  HubClient,
+  WorkerdClient,
   MODES,
   eventually,
   expectError,
@@ -16,7 +16,7 @@ import {
 describe('hibernate() helper', () => {
   it('really drops the in-memory hub, so later steps exercise the rebuild from attachments', async () => {
     const hub = freshHub('evict');
-    const a = await HubClient.connected(hub, '@(evict/a)');
+    const a = await WorkerdClient.connected(hub, '@(evict/a)');
     // `core` is private; reading it here only checks the test tool, not hub behaviour.
     const coreOf = () => runInDurableObject(stubFor(hub), (instance) => (instance as unknown as { core: unknown }).core);
     expect(await coreOf()).not.toBeNull();
@@ -30,7 +30,7 @@ describe('hibernate() helper', () => {
 describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) => {
   it('answers hub:connect with every handshake field as a correlated full envelope', async () => {
     const hub = freshHub('handshake');
-    const a = await HubClient.open(hub, '@(hs/a)');
+    const a = await WorkerdClient.open(hub, '@(hs/a)');
     await between(hub);
     const id = a.request('hub:connect', null, { metadata: { protocolVersion: PROTOCOL_VERSION, capabilities: ['chat'] } });
     const reply = await a.reply(id);
@@ -71,8 +71,8 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('gives every connection its own session id', async () => {
     const hub = freshHub('sessions');
-    const a = await HubClient.open(hub, '@(s/a)');
-    const b = await HubClient.open(hub, '@(s/b)');
+    const a = await WorkerdClient.open(hub, '@(s/a)');
+    const b = await WorkerdClient.open(hub, '@(s/b)');
     const ra = await a.connect();
     await between(hub);
     const rb = await b.connect();
@@ -81,7 +81,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('refuses a different major version with hub:version_mismatch, then closes 4400', async () => {
     const hub = freshHub('version');
-    const a = await HubClient.open(hub, '@(v/a)');
+    const a = await WorkerdClient.open(hub, '@(v/a)');
     await between(hub);
     const id = a.request('hub:connect', null, { metadata: { protocolVersion: '1.0.0' } });
     const reply = await a.reply(id);
@@ -95,14 +95,14 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('accepts another minor version of the same major', async () => {
     const hub = freshHub('minor');
-    const a = await HubClient.open(hub, '@(v/minor)');
+    const a = await WorkerdClient.open(hub, '@(v/minor)');
     const id = a.request('hub:connect', null, { metadata: { protocolVersion: '0.9.3' } });
     expect((await a.reply(id)).type).toBe('hub:connected');
   });
 
   it('refuses hub:connect without metadata.protocolVersion and keeps the socket connecting', async () => {
     const hub = freshHub('noversion');
-    const a = await HubClient.open(hub, '@(v/none)');
+    const a = await WorkerdClient.open(hub, '@(v/none)');
     const id = a.request('hub:connect', null, { metadata: {} });
     const p = expectError(await a.reply(id), 'hub:error', 'invalid_message', id);
     expect(p.details.issues.some((i: { path: string }) => i.path.includes('protocolVersion'))).toBe(true);
@@ -112,7 +112,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('answers not_connected before hub:connect, and the connection survives to connect', async () => {
     const hub = freshHub('notconn');
-    const a = await HubClient.open(hub, '@(nc/a)');
+    const a = await WorkerdClient.open(hub, '@(nc/a)');
     await between(hub);
     for (const send of [
       () => a.request('hub:register', { actorAddress: '@(nc/a)', capabilities: [] }),
@@ -133,7 +133,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('answers a second hub:connect with invalid_message and keeps the session', async () => {
     const hub = freshHub('reconnect');
-    const a = await HubClient.connected(hub, '@(rc/a)');
+    const a = await WorkerdClient.connected(hub, '@(rc/a)');
     await between(hub);
     const id = a.request('hub:connect', null, { metadata: { protocolVersion: PROTOCOL_VERSION } });
     expectError(await a.reply(id), 'hub:error', 'invalid_message', id);
@@ -144,7 +144,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('acknowledges hub:heartbeat with the client timestamp and the server time; a null payload is valid', async () => {
     const hub = freshHub('heartbeat');
-    const a = await HubClient.connected(hub, '@(hb/a)');
+    const a = await WorkerdClient.connected(hub, '@(hb/a)');
     await between(hub);
     const before = Date.now();
     const id = a.request('hub:heartbeat', { timestamp: 12345 });
@@ -163,7 +163,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('acknowledges hub:disconnect before closing with 1000, and releases the registrations', async () => {
     const hub = freshHub('disconnect');
-    const a = await HubClient.connected(hub, '@(dc/a)');
+    const a = await WorkerdClient.connected(hub, '@(dc/a)');
     await a.ask('hub:register', { actorAddress: '@(dc/a)', capabilities: [] });
     await between(hub);
     const id = a.request('hub:disconnect', null);
@@ -180,8 +180,8 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('completes a client-initiated close at once and releases the registrations', async () => {
     const hub = freshHub('clientclose');
-    const a = await HubClient.connected(hub, '@(cc/a)');
-    const observer = await HubClient.connected(hub, '@(cc/observer)');
+    const a = await WorkerdClient.connected(hub, '@(cc/a)');
+    const observer = await WorkerdClient.connected(hub, '@(cc/observer)');
     await a.ask('hub:register', { actorAddress: '@(cc/a)', capabilities: [] });
     await a.ask('hub:register', { actorAddress: '@(cc/a/extra)', capabilities: [] });
     await between(hub);
@@ -200,7 +200,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('evicts the older session when another session registers its address (last one wins)', async () => {
     const hub = freshHub('duplicate');
-    const old = await HubClient.connected(hub, '@(dup/old)');
+    const old = await WorkerdClient.connected(hub, '@(dup/old)');
     const first = await old.ask('hub:register', { actorAddress: '@(dup/shared)', capabilities: ['a'] });
     // Re-registering on the same connection bumps the version and keeps the session.
     const again = await old.ask('hub:register', { actorAddress: '@(dup/shared)', capabilities: ['a'] });
@@ -208,7 +208,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
     await old.ask('hub:register', { actorAddress: '@(dup/old/private)', capabilities: [] });
     await between(hub);
 
-    const newer = await HubClient.connected(hub, '@(dup/new)');
+    const newer = await WorkerdClient.connected(hub, '@(dup/new)');
     await between(hub);
     const reg = await newer.ask('hub:register', { actorAddress: '@(dup/shared)', capabilities: ['b'] });
     expect(reg.type).toBe('hub:registered');
@@ -230,8 +230,8 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('refuses to forward a from that is neither the identity nor a registered address, and delivers nothing', async () => {
     const hub = freshHub('identity');
-    const a = await HubClient.connected(hub, '@(id/a)');
-    const b = await HubClient.connected(hub, '@(id/b)');
+    const a = await WorkerdClient.connected(hub, '@(id/a)');
+    const b = await WorkerdClient.connected(hub, '@(id/b)');
     await a.ask('hub:register', { actorAddress: '@(id/a/alias)', capabilities: [] });
     await between(hub);
 
@@ -254,7 +254,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('answers hub-only requests whatever their from: a 0.1.0 register from the address being registered', async () => {
     const hub = freshHub('identity010');
-    const a = await HubClient.connected(hub, '@(local/client-1)');
+    const a = await WorkerdClient.connected(hub, '@(local/client-1)');
     await between(hub);
     const reg = await a.ask('hub:register', { actorAddress: '@(local/test-seag)', capabilities: ['compute'] }, { from: '@(local/test-seag)' });
     expect(reg).toMatchObject({ type: 'hub:registered', to: '@(local/test-seag)', metadata: { renewalToken: reg.payload.renewalToken } });
@@ -268,7 +268,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('stops accepting an unregistered alias as sender', async () => {
     const hub = freshHub('alias');
-    const a = await HubClient.connected(hub, '@(al/a)');
+    const a = await WorkerdClient.connected(hub, '@(al/a)');
     await a.ask('hub:register', { actorAddress: '@(al/a/tmp)', capabilities: [] });
     await between(hub);
     expect((await a.ask('hub:unregister', { actorAddress: '@(al/a/tmp)' })).type).toBe('hub:unregistered');
@@ -279,7 +279,7 @@ describe.each(MODES)('session lifecycle, $mode (contract §4)', ({ between }) =>
 
   it('answers {"type":"ping"} with {"type":"pong"} from the runtime, before and after connect', async () => {
     const hub = freshHub('ping');
-    const a = await HubClient.open(hub, '@(ping/a)');
+    const a = await WorkerdClient.open(hub, '@(ping/a)');
     a.sendRaw('{"type":"ping"}');
     expect(await a.next()).toEqual({ type: 'pong' });
     await a.connect();

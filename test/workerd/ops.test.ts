@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SignalHub, type Env } from '../../src/hub-object';
 import { OPS_PREFIX } from '../../src/ops/object-ops';
 import type { HubSnapshot } from '../../src/ops/snapshot';
-import { HubClient, freshHub, hibernate, stubFor } from './hub-client';
+import { WorkerdClient, freshHub, hibernate, stubFor } from './hub-client';
 
 /**
  * The hub object's operator requests in real workerd: the counters behind
@@ -26,7 +26,7 @@ afterEach(() => {
 describe('metrics counters in the hub object', () => {
   it('survive hibernation, and count the wake and the alarm run', async () => {
     const hub = freshHub('ops-wake');
-    const a = await HubClient.connected(hub, '@(ops/a)');
+    const a = await WorkerdClient.connected(hub, '@(ops/a)');
     await a.ask('hub:register', { actorAddress: '@(ops/a)', capabilities: [] });
     expect((await a.ask('hub:send', { to: '@(ops/none)', type: 'x' }, { pattern: 'ask' })).payload.code).toBe('unknown_actor');
     const before = await snapshot(hub);
@@ -47,7 +47,7 @@ describe('metrics counters in the hub object', () => {
 
   it('hub:metrics keeps its flat numeric shape: the labelled counts stay out of it', async () => {
     const hub = freshHub('ops-flat');
-    const a = await HubClient.connected(hub, '@(ops/flat)');
+    const a = await WorkerdClient.connected(hub, '@(ops/flat)');
     await a.ask('hub:register', { actorAddress: '@(ops/flat)', capabilities: [] });
     const reply = await a.ask('hub:metrics', null);
     expect(reply.type).toBe('hub:metrics_response');
@@ -88,7 +88,7 @@ describe('an object with an invalid config', () => {
 
   it('a valid hub answers deep health 200 with its session count', async () => {
     const hub = freshHub('ops-good-health');
-    const a = await HubClient.connected(hub, '@(ops/health)');
+    const a = await WorkerdClient.connected(hub, '@(ops/health)');
     const res = await stubFor(hub).fetch(`http://hub.test${OPS_PREFIX}health`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'ok', sessions: 1, checks: { config: { ok: true }, storage: { ok: true } } });

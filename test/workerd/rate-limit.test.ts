@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
-import { HubClient, MODES, expectError, freshHub, persistedStates, type Frame } from './hub-client';
+import { WorkerdClient, MODES, expectError, freshHub, persistedStates, type Frame } from './hub-client';
 
 const BURST = 20;
 const PER_SECOND = 10;
@@ -10,7 +10,7 @@ const PER_SECOND = 10;
  * `elapsed` is the hub-clock span from `since` to the last reply, which
  * bounds how many tokens the bucket can have refilled in between.
  */
-const burst = async (client: HubClient, count: number) => {
+const burst = async (client: WorkerdClient, count: number) => {
   const ids = Array.from({ length: count }, () => client.request('hub:list_actors', { limit: 1 }));
   const replies: Frame[] = [];
   for (const id of ids) replies.push(await client.reply(id));
@@ -26,7 +26,7 @@ const refillBound = (fromMs: number, toMs: number) => Math.floor(((toMs - fromMs
 describe('rate limiting (contract §7)', () => {
   it('allows a burst of 20, then answers hub:rate_limited with an integer retryAfter > 0', async () => {
     const hub = freshHub('burst');
-    const a = await HubClient.connected(hub, '@(rl/a)');
+    const a = await WorkerdClient.connected(hub, '@(rl/a)');
     const { ok, limited, replies } = await burst(a, BURST * 4);
     const span = replies.at(-1)!.timestamp - replies[0]!.timestamp;
     expect(ok.length).toBeGreaterThanOrEqual(BURST);
@@ -49,7 +49,7 @@ describe('rate limiting (contract §7)', () => {
 
   it('serves requests again once retryAfter has passed', async () => {
     const hub = freshHub('recover');
-    const a = await HubClient.connected(hub, '@(rl/recover)');
+    const a = await WorkerdClient.connected(hub, '@(rl/recover)');
     const { limited } = await burst(a, BURST * 4);
     expect(limited.length).toBeGreaterThan(0);
     const wait = limited.at(-1)!.payload.retryAfter as number;
@@ -61,7 +61,7 @@ describe('rate limiting (contract §7)', () => {
 
   it('exempts hub:heartbeat and hub:disconnect (and the runtime ping) from an empty bucket', async () => {
     const hub = freshHub('exempt');
-    const a = await HubClient.connected(hub, '@(rl/exempt)');
+    const a = await WorkerdClient.connected(hub, '@(rl/exempt)');
     const { limited } = await burst(a, BURST * 4);
     expect(limited.length).toBeGreaterThan(0);
 
@@ -77,7 +77,7 @@ describe('rate limiting (contract §7)', () => {
 
   it('exempts hub:connect: on an empty bucket a repeated connect is judged, not rate-limited', async () => {
     const hub = freshHub('exemptconnect');
-    const a = await HubClient.connected(hub, '@(rl/connect)');
+    const a = await WorkerdClient.connected(hub, '@(rl/connect)');
     expect((await burst(a, BURST * 4)).limited.length).toBeGreaterThan(0);
     const id = a.request('hub:connect', null, { metadata: { protocolVersion: PROTOCOL_VERSION } });
     expectError(await a.reply(id), 'hub:error', 'invalid_message', id);
@@ -85,8 +85,8 @@ describe('rate limiting (contract §7)', () => {
 
   it('keeps sessions independent: one exhausted bucket does not limit another session', async () => {
     const hub = freshHub('independent');
-    const a = await HubClient.connected(hub, '@(rl/one)');
-    const b = await HubClient.connected(hub, '@(rl/two)');
+    const a = await WorkerdClient.connected(hub, '@(rl/one)');
+    const b = await WorkerdClient.connected(hub, '@(rl/two)');
     expect((await burst(a, BURST * 4)).limited.length).toBeGreaterThan(0);
     const forB = await burst(b, BURST);
     expect(forB.limited).toEqual([]);
@@ -96,7 +96,7 @@ describe('rate limiting (contract §7)', () => {
 describe.each(MODES)('the bucket is session state, $mode (contract §7, §8)', ({ between }) => {
   it('keeps an empty bucket empty, allowing only elapsed-time refill', async () => {
     const hub = freshHub('emptybucket');
-    const a = await HubClient.connected(hub, '@(rl/empty)');
+    const a = await WorkerdClient.connected(hub, '@(rl/empty)');
     // Far more than the burst, so the bucket runs dry even if a loaded machine is slow to process them.
     const first = await burst(a, BURST * 4);
     expect(first.limited.length).toBeGreaterThan(0);
@@ -110,7 +110,7 @@ describe.each(MODES)('the bucket is session state, $mode (contract §7, §8)', (
 
   it('keeps a partly spent bucket at what was left, plus elapsed-time refill', async () => {
     const hub = freshHub('partbucket');
-    const a = await HubClient.connected(hub, '@(rl/part)');
+    const a = await WorkerdClient.connected(hub, '@(rl/part)');
     const spent = 15;
     const first = await burst(a, spent);
     expect(first.limited).toEqual([]);

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/config';
 import { NS } from '../../src/core/namespaces';
-import { HubClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame } from './hub-client';
+import { WorkerdClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame } from './hub-client';
 
 /**
  * Issue 14 B in the real Durable Object: topic recovery and idempotent
@@ -15,14 +15,14 @@ const rowsIn = (hub: string, ns: string): Promise<number> =>
     Number(state.storage.sql.exec('SELECT COUNT(*) AS n FROM kv WHERE ns = ?', ns).one().n),
   );
 
-const received = (client: HubClient, type: string): Frame[] =>
+const received = (client: WorkerdClient, type: string): Frame[] =>
   client.events.flatMap((e) => (e.kind === 'frame' && e.frame.type === type ? [e.frame] : []));
 
 describe('topic recovery in workerd', () => {
   it('a subscriber rebuilt after a hibernation recovers every missed publication in order, then gets new ones', async () => {
     const hub = freshHub('recover');
-    const pub = await HubClient.connected(hub, '@(r/pub)');
-    const away = await HubClient.connected(hub, '@(r/sub)');
+    const pub = await WorkerdClient.connected(hub, '@(r/pub)');
+    const away = await WorkerdClient.connected(hub, '@(r/sub)');
     const first = await away.ask('hub:subscribe', { topic: 'news' });
     expect(first.payload).toMatchObject({ topic: 'news', offset: 0 });
     const epoch = first.payload.epoch as string;
@@ -36,7 +36,7 @@ describe('topic recovery in workerd', () => {
     }
     await hibernate(hub);
 
-    const back = await HubClient.connected(hub, '@(r/sub)');
+    const back = await WorkerdClient.connected(hub, '@(r/sub)');
     const reply = await back.ask('hub:subscribe', { topic: 'news', since: { offset: 0, epoch } });
     expect(reply.payload).toMatchObject({ topic: 'news', recovered: true, offset: 3, epoch });
     const items = [await back.next((f) => f.type === 'r.item'), await back.next((f) => f.type === 'r.item'), await back.next((f) => f.type === 'r.item')];
@@ -53,7 +53,7 @@ describe('topic recovery in workerd', () => {
     expect((await back.next((f) => f.type === 'r.item')).metadata.offset).toBe(4);
 
     // An epoch the topic never had: nothing is replayed.
-    const other = await HubClient.connected(hub, '@(r/other)');
+    const other = await WorkerdClient.connected(hub, '@(r/other)');
     const lost = await other.ask('hub:subscribe', { topic: 'news', since: { offset: 0, epoch: 'not-this-one' } });
     expect(lost.payload).toMatchObject({ recovered: false, offset: 4, epoch });
     await other.expectAlive();
@@ -64,8 +64,8 @@ describe('topic recovery in workerd', () => {
 describe('idempotent requests in workerd', () => {
   it('arms the alarm for the flush, writes the ids in it, and recognises a resend after a forced hibernation', async () => {
     const hub = freshHub('dedup');
-    const a = await HubClient.connected(hub, '@(d/a)');
-    const b = await HubClient.connected(hub, '@(d/b)');
+    const a = await WorkerdClient.connected(hub, '@(d/a)');
+    const b = await WorkerdClient.connected(hub, '@(d/b)');
     await b.ask('hub:register', { actorAddress: '@(d/b/inbox)', capabilities: [] });
     // Let the registration's flush happen first, so the next alarm is the send's own.
     await eventually(async () => (await rowsIn(hub, NS.dedup)) === 1, 5_000, 'the register id stored');
@@ -93,8 +93,8 @@ describe('idempotent requests in workerd', () => {
 
   it('a publish resent after a hibernation is published once and answered with its original reply', async () => {
     const hub = freshHub('dedup-pub');
-    const pub = await HubClient.connected(hub, '@(d/pub)');
-    const sub = await HubClient.connected(hub, '@(d/sub)');
+    const pub = await WorkerdClient.connected(hub, '@(d/pub)');
+    const sub = await WorkerdClient.connected(hub, '@(d/sub)');
     await sub.ask('hub:subscribe', { topic: 'once' });
     const id = pub.request('hub:publish', { topic: 'once', type: 'd.item' }, { pattern: 'tell' });
     const published = await pub.reply(id);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { HubClient, MODES, connectionIds, expectError, freshHub, type Frame } from './hub-client';
+import { WorkerdClient, MODES, connectionIds, expectError, freshHub, type Frame } from './hub-client';
 
 const DEFAULT_TTL_MS = 300_000;
 const MAX_TTL_MS = 3_600_000;
@@ -9,11 +9,11 @@ const addressesOf = (frame: Frame): string[] =>
   frame.payload.actors.map((a: { address?: string; actorAddress?: string }) => a.address ?? a.actorAddress);
 
 /** Registers `count` addresses spread over several sessions so no session runs out of rate-limit tokens. */
-const populate = async (hub: string, prefix: string, count: number): Promise<HubClient[]> => {
+const populate = async (hub: string, prefix: string, count: number): Promise<WorkerdClient[]> => {
   const perSession = 15;
-  const clients: HubClient[] = [];
+  const clients: WorkerdClient[] = [];
   for (let start = 0; start < count; start += perSession) {
-    const client = await HubClient.connected(hub, `@(${prefix}/owner-${start})`);
+    const client = await WorkerdClient.connected(hub, `@(${prefix}/owner-${start})`);
     clients.push(client);
     const ids: string[] = [];
     for (let i = start; i < Math.min(count, start + perSession); i++) {
@@ -32,7 +32,7 @@ const populate = async (hub: string, prefix: string, count: number): Promise<Hub
 describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
   it('registers with the default TTL and answers a correlated hub:registered', async () => {
     const hub = freshHub('reg');
-    const a = await HubClient.connected(hub, '@(reg/a)');
+    const a = await WorkerdClient.connected(hub, '@(reg/a)');
     await between(hub);
     const before = Date.now();
     const id = a.request('hub:register', { actorAddress: '@(reg/a)', capabilities: ['chat'], metadata: { zone: 'eu' } });
@@ -68,7 +68,7 @@ describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
 
   it('honours ttlSeconds and clamps it to MAX_ACTOR_TTL', async () => {
     const hub = freshHub('ttl');
-    const a = await HubClient.connected(hub, '@(ttl/a)');
+    const a = await WorkerdClient.connected(hub, '@(ttl/a)');
     await between(hub);
     const cases: [string, number, number][] = [
       ['@(ttl/short)', 10, 10_000],
@@ -90,7 +90,7 @@ describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
 
   it('re-registers on the same connection with a higher version and new details', async () => {
     const hub = freshHub('rereg');
-    const a = await HubClient.connected(hub, '@(rr/a)');
+    const a = await WorkerdClient.connected(hub, '@(rr/a)');
     const first = await a.ask('hub:register', { actorAddress: '@(rr/a)', capabilities: ['v1'] });
     await between(hub);
     const second = await a.ask('hub:register', { actorAddress: '@(rr/a)', capabilities: ['v2'], metadata: { n: 2 } });
@@ -105,8 +105,8 @@ describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
 
   it('lets only the owner unregister; a tell unregisters silently; unknown addresses succeed', async () => {
     const hub = freshHub('unreg');
-    const owner = await HubClient.connected(hub, '@(ur/owner)');
-    const other = await HubClient.connected(hub, '@(ur/other)');
+    const owner = await WorkerdClient.connected(hub, '@(ur/owner)');
+    const other = await WorkerdClient.connected(hub, '@(ur/other)');
     await owner.ask('hub:register', { actorAddress: '@(ur/one)', capabilities: [] });
     await owner.ask('hub:register', { actorAddress: '@(ur/two)', capabilities: [] });
     await between(hub);
@@ -132,8 +132,8 @@ describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
 
   it('renews with a rotating token; the old, unknown or foreign token is refused', async () => {
     const hub = freshHub('renew');
-    const a = await HubClient.connected(hub, '@(rn/a)');
-    const b = await HubClient.connected(hub, '@(rn/b)');
+    const a = await WorkerdClient.connected(hub, '@(rn/a)');
+    const b = await WorkerdClient.connected(hub, '@(rn/b)');
     const reg = await a.ask('hub:register', { actorAddress: '@(rn/a)', capabilities: [], ttlSeconds: 60 });
     await between(hub);
 
@@ -163,7 +163,7 @@ describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
 
   it('discovers by glob over the path, with or without the @( ) wrapper, and by capability', async () => {
     const hub = freshHub('discover');
-    const a = await HubClient.connected(hub, '@(disc/a)');
+    const a = await WorkerdClient.connected(hub, '@(disc/a)');
     const regs: [string, string[]][] = [
       ['@(svc/chat/eu/1)', ['chat', 'eu']],
       ['@(svc/chat/us/1)', ['chat']],
@@ -220,7 +220,7 @@ describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
 
   it('lists actors sorted by address with total, offset, limit and hasMore', async () => {
     const hub = freshHub('list');
-    const a = await HubClient.connected(hub, '@(list/a)');
+    const a = await WorkerdClient.connected(hub, '@(list/a)');
     for (const name of ['delta', 'alpha', 'echo', 'charlie', 'bravo']) {
       await a.ask('hub:register', { actorAddress: `@(list/${name})`, capabilities: [] });
     }
@@ -246,10 +246,10 @@ describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
 
   it('never reveals renewal tokens, session ids or connection ids in list_actors or discover', async () => {
     const hub = freshHub('noleak');
-    const owner = await HubClient.open(hub, '@(leak/owner)');
+    const owner = await WorkerdClient.open(hub, '@(leak/owner)');
     const connected = await owner.connect();
     const reg = await owner.ask('hub:register', { actorAddress: '@(leak/owner)', capabilities: ['x'] });
-    const reader = await HubClient.connected(hub, '@(leak/reader)');
+    const reader = await WorkerdClient.connected(hub, '@(leak/reader)');
     await between(hub);
     const secrets = [
       reg.payload.renewalToken as string,
@@ -280,11 +280,11 @@ describe.each(MODES)('registry, $mode (contract §5)', ({ between }) => {
 
   it('releases every registration of a session evicted by a duplicate, including the ones not contested', async () => {
     const hub = freshHub('dupreg');
-    const old = await HubClient.connected(hub, '@(dr/old)');
+    const old = await WorkerdClient.connected(hub, '@(dr/old)');
     const v1 = await old.ask('hub:register', { actorAddress: '@(dr/contested)', capabilities: [] });
     await old.ask('hub:register', { actorAddress: '@(dr/old/side)', capabilities: [] });
     await between(hub);
-    const newer = await HubClient.connected(hub, '@(dr/new)');
+    const newer = await WorkerdClient.connected(hub, '@(dr/new)');
     const v2 = await newer.ask('hub:register', { actorAddress: '@(dr/contested)', capabilities: [] });
     expect(v2.payload.version).toBe(v1.payload.version + 1);
     expect((await old.waitClosed()).code).toBe(4409);

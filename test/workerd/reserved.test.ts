@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
-import { HubClient, MODES, expectError, freshHub, sleep } from './hub-client';
+import { WorkerdClient, MODES, expectError, freshHub, sleep } from './hub-client';
 
 /**
  * Issue 12, defect 3, auth off, in the real Durable Object: the reserved
@@ -9,7 +9,7 @@ import { HubClient, MODES, expectError, freshHub, sleep } from './hub-client';
 describe.each(MODES)('reserved addresses, auth off, $mode (issue 12 §3)', ({ between }) => {
   it.each([HUB_ADDRESS, '@(cloudflare/signal-hub/x)', '@(Cloudflare/Other)'])('connect as %s is refused, then closed 4401', async (address) => {
     const hub = freshHub('resconn');
-    const client = await HubClient.open(hub, address);
+    const client = await WorkerdClient.open(hub, address);
     await between(hub);
     const id = client.request('hub:connect', null, { metadata: { protocolVersion: '0.1.0' } });
     const p = expectError(await client.reply(id), 'hub:unauthorized', 'unauthorized', id);
@@ -19,9 +19,9 @@ describe.each(MODES)('reserved addresses, auth off, $mode (issue 12 §3)', ({ be
 
   it('the hub address cannot be registered, and a frame claiming it reaches nobody', async () => {
     const hub = freshHub('resreg');
-    const victim = await HubClient.connected(hub, '@(res/victim)');
+    const victim = await WorkerdClient.connected(hub, '@(res/victim)');
     await victim.ask('hub:register', { actorAddress: '@(res/victim)', capabilities: [] });
-    const attacker = await HubClient.connected(hub, '@(res/attacker)');
+    const attacker = await WorkerdClient.connected(hub, '@(res/attacker)');
     await between(hub);
     const reg = await attacker.ask('hub:register', { actorAddress: HUB_ADDRESS, capabilities: [] });
     expect(expectError(reg, 'hub:unauthorized', 'unauthorized', reg.correlationId)).toMatchObject({ action: 'register', reason: 'reserved_address' });

@@ -4,7 +4,7 @@ import { key, seqKey } from '../../src/core/kv-store';
 import type { Counters } from '../../src/core/stats';
 import { SqlKvStore } from '../../src/storage/sql-kv-store';
 import { SqlRegistryStore } from '../../src/storage/sql-registry-store';
-import { HubClient, connectionIds, freshHub, hibernate, stubFor, type Frame } from './hub-client';
+import { WorkerdClient, connectionIds, freshHub, hibernate, stubFor, type Frame } from './hub-client';
 
 /**
  * Issue 12, defect 5, in the real Durable Object: what a runtime restart
@@ -16,7 +16,7 @@ import { HubClient, connectionIds, freshHub, hibernate, stubFor, type Frame } fr
 describe('restart honesty (issue 12 §5)', () => {
   it('the first wake releases a vanished session and answers the ask waiting on it', async () => {
     const hub = freshHub('restart');
-    const sender = await HubClient.connected(hub, '@(rs/sender)');
+    const sender = await WorkerdClient.connected(hub, '@(rs/sender)');
     await sender.ask('hub:register', { actorAddress: '@(rs/sender)', capabilities: [] });
     const before = (await sender.ask('hub:metrics', null)).payload as Record<string, number>;
     const [senderConn] = await connectionIds(hub);

@@ -1,7 +1,7 @@
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { SERVER_VERSION, SERVICE_NAME } from '../../src/protocol/envelope';
-import { HubClient, freshHub } from './hub-client';
+import { WorkerdClient, freshHub } from './hub-client';
 
 const get = (path: string, headers: Record<string, string> = {}) =>
   exports.default.fetch(`http://hub.test${path}`, { headers });
@@ -40,8 +40,8 @@ describe('routing (contract §1)', () => {
 
   it('reaches the same default hub through / and /ws', async () => {
     const address = uniqueAddress('default');
-    const viaRoot = await HubClient.connected('default', address, {}, '/');
-    const viaWs = await HubClient.connected('default', uniqueAddress('observer'), {}, '/ws');
+    const viaRoot = await WorkerdClient.connected('default', address, {}, '/');
+    const viaWs = await WorkerdClient.connected('default', uniqueAddress('observer'), {}, '/ws');
     expect((await viaRoot.ask('hub:register', { actorAddress: address, capabilities: ['route'] })).type).toBe(
       'hub:registered',
     );
@@ -57,9 +57,9 @@ describe('routing (contract §1)', () => {
     const hubA = freshHub('route-a');
     const hubB = freshHub('route-b');
     const address = uniqueAddress('named');
-    const inA = await HubClient.connected(hubA, address);
-    const inB = await HubClient.connected(hubB, uniqueAddress('b'));
-    const inDefault = await HubClient.connected('default', uniqueAddress('d'), {}, '/ws');
+    const inA = await WorkerdClient.connected(hubA, address);
+    const inB = await WorkerdClient.connected(hubB, uniqueAddress('b'));
+    const inDefault = await WorkerdClient.connected('default', uniqueAddress('d'), {}, '/ws');
 
     expect((await inA.ask('hub:register', { actorAddress: address, capabilities: [] })).type).toBe('hub:registered');
     const inOwnHub = await inA.ask('hub:discover', { pattern: address });
@@ -72,7 +72,7 @@ describe('routing (contract §1)', () => {
     }
 
     // The same address is free in another hub: registering it there is version 1, not an eviction.
-    const inBAsSame = await HubClient.connected(hubB, address);
+    const inBAsSame = await WorkerdClient.connected(hubB, address);
     const reg = await inBAsSame.ask('hub:register', { actorAddress: address, capabilities: [] });
     expect(reg.payload.version).toBe(1);
     await inA.expectAlive();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_SESSION_CAPABILITIES, MAX_SESSION_CAPABILITY_CHARS } from '../../src/protocol/limits';
-import { HubClient, MODES, expectError, freshHub, hibernate, hibernateIfAwake, persistedStates } from './hub-client';
+import { WorkerdClient, MODES, expectError, freshHub, hibernate, hibernateIfAwake, persistedStates } from './hub-client';
 
 /**
  * Issue 12, defect 2, in the real runtime: serializeAttachment throws above
@@ -16,7 +16,7 @@ const widest = (): string[] =>
 describe.each(MODES)('session state always fits its attachment, $mode (issue 12 §2)', ({ between }) => {
   it('the largest capability set is accepted and the session survives hibernation', async () => {
     const hub = freshHub('budget');
-    const client = await HubClient.open(hub, `@(${'☃'.repeat(256)})`);
+    const client = await WorkerdClient.open(hub, `@(${'☃'.repeat(256)})`);
     await client.connect({ capabilities: widest() });
     await between(hub);
     await hibernateIfAwake(hub);
@@ -28,7 +28,7 @@ describe.each(MODES)('session state always fits its attachment, $mode (issue 12 
 
   it('the report (64 capabilities of 256 characters) is refused, never acknowledged, and the socket can still connect', async () => {
     const hub = freshHub('budgetover');
-    const client = await HubClient.open(hub, '@(budget/over)');
+    const client = await WorkerdClient.open(hub, '@(budget/over)');
     const capabilities = Array.from({ length: 64 }, (_, i) => `${i}`.padEnd(256, 'c'));
     const id = client.request('hub:connect', null, { metadata: { protocolVersion: '0.1.0', capabilities } });
     const p = expectError(await client.reply(id), 'hub:error', 'invalid_message', id);
@@ -42,7 +42,7 @@ describe.each(MODES)('session state always fits its attachment, $mode (issue 12 
 
   it('one character over the total is refused', async () => {
     const hub = freshHub('budgetone');
-    const client = await HubClient.open(hub, '@(budget/one)');
+    const client = await WorkerdClient.open(hub, '@(budget/one)');
     const capabilities = [...widest().slice(1), `${'x'.repeat(MAX_SESSION_CAPABILITY_CHARS / MAX_SESSION_CAPABILITIES)}y`];
     const id = client.request('hub:connect', null, { metadata: { protocolVersion: '0.1.0', capabilities } });
     expectError(await client.reply(id), 'hub:error', 'invalid_message', id);

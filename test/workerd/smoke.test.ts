@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { HubClient, freshHub, hibernate } from './hub-client';
+import { WorkerdClient, freshHub, hibernate } from './hub-client';
 
 describe('smoke', () => {
   it('connects, registers, survives hibernation, lists', async () => {
     const hub = freshHub('smoke');
-    const a = await HubClient.connected(hub, '@(a/1)');
+    const a = await WorkerdClient.connected(hub, '@(a/1)');
     const reg = await a.ask('hub:register', { actorAddress: '@(a/1)', capabilities: ['x'] });
     expect(reg.type).toBe('hub:registered');
     await hibernate(hub);

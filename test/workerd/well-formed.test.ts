@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HubClient, MODES, expectError, freshHub, type Frame } from './hub-client';
+import { WorkerdClient, MODES, expectError, freshHub, type Frame } from './hub-client';
 
 /**
  * Issue 12, defect 1, against the real Durable Object: a JSON text escape
@@ -9,7 +9,7 @@ import { HubClient, MODES, expectError, freshHub, type Frame } from './hub-clien
  */
 
 /** JSON.stringify writes a lone surrogate as the escape "\ud800", the form a hostile client sends. */
-const sendEscaped = (client: HubClient, frame: Frame): void => {
+const sendEscaped = (client: WorkerdClient, frame: Frame): void => {
   const text = JSON.stringify(frame);
   expect(text).toMatch(/\\ud[89a-f]/);
   client.sendRaw(text);
@@ -21,7 +21,7 @@ const expectRefusedAt = (reply: Frame, id: string, path: string): void => {
 };
 
 /** Every frame the client got holds only well-formed strings, so its UTF-8 on the wire was valid. */
-const expectAllWellFormed = (client: HubClient): void => {
+const expectAllWellFormed = (client: WorkerdClient): void => {
   for (const e of client.events) {
     if (e.kind === 'frame') expect(JSON.stringify(e.frame)).not.toMatch(/\\ud[89a-f]/);
   }
@@ -30,8 +30,8 @@ const expectAllWellFormed = (client: HubClient): void => {
 describe.each(MODES)('lone surrogates are refused, $mode (issue 12 §1)', ({ between }) => {
   it('in register, discover, send, publish and metadata; nothing is stored or delivered', async () => {
     const hub = freshHub('wf');
-    const alice = await HubClient.connected(hub, '@(wf/alice)');
-    const bob = await HubClient.connected(hub, '@(wf/bob)');
+    const alice = await WorkerdClient.connected(hub, '@(wf/alice)');
+    const bob = await WorkerdClient.connected(hub, '@(wf/bob)');
     await bob.ask('hub:register', { actorAddress: '@(wf/bob)', capabilities: [] });
     await bob.ask('hub:subscribe', { topic: 'wf.t' });
     await between(hub);
@@ -61,7 +61,7 @@ describe.each(MODES)('lone surrogates are refused, $mode (issue 12 §1)', ({ bet
 
   it('a connect from an ill-formed address is refused and the socket can still connect', async () => {
     const hub = freshHub('wfconn');
-    const client = await HubClient.open(hub, '@(wf/\ud800)');
+    const client = await WorkerdClient.open(hub, '@(wf/\ud800)');
     const frame = client.build('hub:connect', null, { metadata: { protocolVersion: '0.1.0' } });
     sendEscaped(client, frame);
     expectRefusedAt(await client.reply(frame.id), frame.id, 'from');
@@ -74,7 +74,7 @@ describe.each(MODES)('lone surrogates are refused, $mode (issue 12 §1)', ({ bet
 
   it('an ill-formed id is not echoed as the correlationId', async () => {
     const hub = freshHub('wfid');
-    const client = await HubClient.connected(hub, '@(wf/id)');
+    const client = await WorkerdClient.connected(hub, '@(wf/id)');
     await between(hub);
     sendEscaped(client, { ...client.build('hub:heartbeat', null), id: 'bad-\ud800' });
     const reply = await client.next((f) => f.type === 'hub:error');

@@ -1,0 +1,328 @@
+import { prepareAuth } from '../auth/prepare';
+import type { HubConfig } from '../config';
+import type { AuthInput } from '../core/auth';
+import type { Effect } from '../core/effects';
+import { HubCore } from '../core/hub';
+import { INSPECTOR_TAG } from '../core/inspection';
+import type { LogEntry } from '../core/log';
+import type { HubHost } from '../core/turn';
+import type { ShellCounters } from '../ops/snapshot';
+import type { AlarmPort, Clock, ConnectionManager } from './connections';
+import { internalErrorFrame } from './hub-frames';
+
+/**
+ * The one runtime adapter: it turns runtime events (a socket opened, a frame,
+ * a close, an error, the alarm, a shutdown) into `HubCore` calls with the
+ * current time and the runtime's facts as data (the JWT verdict, the last
+ * auto-ping of each socket), and performs the effects the core returns. The
+ * Durable Object (src/hub-object.ts), the harness's fake object, the trace
+ * runner and the property tests all drive the hub through this class; only
+ * the I/O behind it (a `ConnectionManager`, an alarm, a clock) differs.
+ *
+ * The core is built lazily, from the attachments of every socket the runtime
+ * holds, on the first event after construction or after `evict()`, so a wake
+ * from hibernation costs nothing until something happens.
+ */
+
+/** What the adapter needs from its runtime, besides the options. */
+export interface RuntimeIO<S> {
+  connections: ConnectionManager<S>;
+  alarm: AlarmPort;
+  clock: Clock;
+  /** The durable ports and id source the core is built with. */
+  host: HubHost;
+  log(entry: LogEntry): void;
+  /** Counts an event only the runtime sees, for /metrics; absent in the harness. */
+  count?(event: keyof ShellCounters): void;
+}
+
+/** What the adapter tells its plugins (inspection is one). */
+export type RuntimeEvent<S> =
+  /** A core was built: on the first event, or the first after an eviction. */
+  | { type: 'woke'; core: HubCore }
+  /** A session socket was accepted and the core has its session. */
+  | { type: 'opened'; core: HubCore; connId: string; now: number }
+  /** A socket that is not a session's (an inspector, say) closed or failed. */
+  | { type: 'left'; socket: S; tags: readonly string[] };
+
+/** A capability the adapter is given (or not); it sees runtime events and may use the adapter's I/O. */
+export interface RuntimePlugin<S> {
+  onEvent(event: RuntimeEvent<S>, runtime: RuntimeAdapter<S>): void;
+}
+
+export interface RuntimeOptions<S> {
+  config: HubConfig;
+  /** The JWT secret auth preparation verifies with (auth on). */
+  secret: string;
+  plugins?: readonly RuntimePlugin<S>[];
+  /** Sees every effect just before it is performed (the harness records sends and closes). */
+  onEffect?: (effect: Effect) => void;
+  /**
+   * Sees an exception that escaped the core, after the adapter handled it
+   * (logged, `internal_error` to the sender, core dropped). The harness
+   * rethrows or records it; a throw from here propagates to the caller.
+   */
+  onFault?: (err: unknown, connId: string | undefined) => void;
+  /**
+   * Where the effect lists of the core go; by default straight to
+   * `perform`. The harness routes them through a method of its own that
+   * tests may override to count them, and which then calls `perform`.
+   */
+  dispatch?: (effects: Effect[]) => void;
+}
+
+type EffectKind = Effect['kind'];
+type EffectOf<K extends EffectKind> = Extract<Effect, { kind: K }>;
+/** One performer per effect kind: a new kind in src/core/effects.ts does not compile until it has one here. */
+type Performers = { [K in EffectKind]: (effect: EffectOf<K>) => void };
+
+/** Close codes a server may put on the wire (1005/1006/1015 are reserved for observers). */
+export const sendableCode = (code: number): number =>
+  code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+    ? code
+    : 1000;
+
+const decoder = new TextDecoder();
+const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+
+export class RuntimeAdapter<S> {
+  private core: HubCore | null = null;
+  /** Whether a core was ever built in this instance: only a rebuild with open sessions is a wake. */
+  private woken = false;
+  /** With auth on, frames pass through one queue in arrival order (token checks are asynchronous). */
+  private inbox: Promise<void> = Promise.resolve();
+  private readonly performers: Performers;
+  private readonly plugins: readonly RuntimePlugin<S>[];
+  private readonly dispatch: (effects: Effect[]) => void;
+
+  constructor(
+    readonly io: RuntimeIO<S>,
+    private readonly options: RuntimeOptions<S>,
+  ) {
+    this.plugins = options.plugins ?? [];
+    this.dispatch = options.dispatch ?? ((effects) => this.perform(effects));
+    const { connections } = io;
+    this.performers = {
+      send: (e) => {
+        const socket = connections.get(e.conn);
+        if (socket !== undefined) connections.send(socket, e.frame);
+      },
+      close: (e) => {
+        const socket = connections.get(e.conn);
+        if (socket !== undefined) connections.close(socket, e.code, e.reason);
+      },
+      persist: (e) => {
+        const socket = connections.get(e.conn);
+        if (socket === undefined) return;
+        const refused = connections.writeAttachment(socket, e.attachment);
+        if (refused !== null) io.log({ level: 'warn', event: 'session.persist_failed', connId: e.conn, error: refused });
+      },
+      alarm: (e) => io.alarm.set(e.at),
+      log: (e) => io.log(e.entry),
+    };
+  }
+
+  get config(): HubConfig {
+    return this.options.config;
+  }
+
+  /** The core if one is built (null after an eviction until the next event). */
+  get awake(): HubCore | null {
+    return this.core;
+  }
+
+  /**
+   * The live core, built from every socket's attachment when there is none.
+   * `current` is the socket whose event wakes the hub: a socket that is
+   * closing is no longer listed by the runtime, and without it a hub woken by
+   * a close would not know the session and never release its registrations.
+   */
+  hub(current?: S): HubCore {
+    if (this.core) return this.core;
+    const { connections } = this.io;
+    const restored: { connId: string; attachment: unknown }[] = [];
+    const bySession = new Map<string, S>();
+    for (const socket of connections.restorable(current)) {
+      const connId = this.connOf(socket);
+      if (connId === undefined) continue; // untagged, or an inspector: never a session
+      connections.track(connId, socket);
+      bySession.set(connId, socket);
+      restored.push({ connId, attachment: connections.readAttachment(socket) });
+    }
+    const core = new HubCore(this.options.config, this.io.host, restored);
+    this.core = core;
+    if (!this.woken && restored.length > 0) this.io.count?.('wakes');
+    this.woken = true;
+    // A socket whose state cannot be read back is closed rather than guessed at.
+    for (const connId of HubCore.unreadable(restored)) {
+      this.io.log({ level: 'error', event: 'session.unreadable_attachment', connId });
+      this.io.count?.('unreadableAttachments');
+      const socket = bySession.get(connId);
+      if (socket !== undefined) connections.close(socket, 1011, 'session_state_unreadable');
+      connections.release(connId);
+    }
+    this.emit({ type: 'woke', core });
+    return core;
+  }
+
+  /** Drops the in-memory core, as an eviction does; sockets and storage stay. */
+  evict(): void {
+    this.core = null;
+  }
+
+  /**
+   * The session's connection id: the socket's first tag; undefined for a
+   * socket that is not a session's (an inspector), whose frames are never
+   * the hub's business.
+   */
+  connOf(socket: S): string | undefined {
+    const tag = this.io.connections.tags(socket)[0];
+    return tag === undefined || tag === '' || tag === INSPECTOR_TAG ? undefined : tag;
+  }
+
+  // ---------------------------------------------------------------- runtime events
+
+  /** A new session socket: the core is built from the others first, then this one joins them. */
+  open(socket: S, connId: string): void {
+    const core = this.hub();
+    this.io.connections.accept(socket, [connId]);
+    const now = this.io.clock.now();
+    this.run(() => core.open(connId, now));
+    // A core that failed opening was dropped; there is no session to announce.
+    if (this.core !== null) this.emit({ type: 'opened', core: this.core, connId, now });
+  }
+
+  /**
+   * A frame from a client. With auth off this is synchronous and returns
+   * undefined (the hot path allocates no closure). With auth on, frames pass
+   * through one queue in arrival order, since the runtime may deliver the
+   * next frame while a token check awaits; the promise settles when this
+   * frame's effects are performed.
+   */
+  message(socket: S, data: string | ArrayBuffer): Promise<void> | undefined {
+    const connId = this.connOf(socket);
+    if (connId === undefined) return undefined; // inspector frames are ignored
+    this.io.connections.track(connId, socket);
+    if (!this.options.config.authEnabled) {
+      const core = this.hub();
+      let effects: Effect[];
+      try {
+        effects = core.frame(connId, data, this.io.clock.now());
+      } catch (err) {
+        this.coreFailed(err, connId);
+        return undefined;
+      }
+      this.dispatch(effects);
+      return undefined;
+    }
+    const turn = this.inbox.then(async () => {
+      const auth = await this.prepare(connId, data);
+      this.run(() => this.hub().frame(connId, data, this.io.clock.now(), auth), connId);
+    });
+    // A failed step must not stall every later frame behind it.
+    this.inbox = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** The runtime reports a close. The close handshake is completed at once so the client is not left in CLOSING. */
+  closed(socket: S, code: number): void {
+    this.io.connections.close(socket, sendableCode(code), 'closed');
+    this.ended(socket, code);
+  }
+
+  /** The socket failed; the hub sees it as an abnormal close. */
+  errored(socket: S): void {
+    this.ended(socket, 1006);
+  }
+
+  alarm(): void {
+    this.io.count?.('alarmRuns');
+    this.run(() => {
+      const core = this.hub();
+      return core.tick(this.io.clock.now(), this.pingTimes(core));
+    });
+  }
+
+  shutdown(): void {
+    this.run(() => this.hub().shutdown(this.io.clock.now()));
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private ended(socket: S, code: number): void {
+    const connId = this.connOf(socket);
+    if (connId === undefined) {
+      this.emit({ type: 'left', socket, tags: this.io.connections.tags(socket) });
+      return;
+    }
+    this.run(() => this.hub(socket).closed(connId, code, this.io.clock.now()), undefined);
+    this.io.connections.release(connId);
+  }
+
+  /** The verdict on the JWT a frame carries (hub:connect and hub:refresh_token only); the core checks the rest. */
+  private async prepare(connId: string, data: string | ArrayBuffer): Promise<AuthInput | undefined> {
+    const text = typeof data === 'string' ? data : decoder.decode(data);
+    try {
+      return await prepareAuth(text, this.options.secret, this.io.clock.now(), this.options.config.maxMessageSize);
+    } catch (err) {
+      this.io.log({ level: 'error', event: 'auth.verify_failed', connId, error: String(err) });
+      return undefined;
+    }
+  }
+
+  /** The runtime's last auto-ping per session, handed to `tick` as data like `now`. */
+  private pingTimes(core: HubCore): Map<string, number> {
+    const { connections } = this.io;
+    const pings = new Map<string, number>();
+    for (const session of core.allSessions()) {
+      const socket = connections.get(session.connId);
+      const at = socket === undefined ? null : connections.pingAt(socket);
+      if (at !== null) pings.set(session.connId, at);
+    }
+    return pings;
+  }
+
+  /** Runs one core entry point and performs its effects. */
+  private run(step: () => Effect[], connId?: string): void {
+    let effects: Effect[];
+    try {
+      effects = step();
+    } catch (err) {
+      this.coreFailed(err, connId);
+      return;
+    }
+    this.dispatch(effects);
+  }
+
+  /**
+   * Anything thrown out of the core is a bug: it is logged, the sender gets
+   * `internal_error`, and the in-memory core is dropped so the next event
+   * rebuilds it from durable state instead of trusting a cache that may be
+   * half-updated.
+   */
+  private coreFailed(err: unknown, connId: string | undefined): void {
+    this.core = null;
+    this.io.count?.('internalErrors');
+    this.io.log({ level: 'error', event: 'hub.internal_error', connId, error: errorText(err) });
+    if (connId !== undefined) {
+      const socket = this.io.connections.get(connId);
+      if (socket !== undefined) this.io.connections.send(socket, internalErrorFrame(this.io.host.ids.id(), this.io.clock.now()));
+    }
+    this.options.onFault?.(err, connId);
+  }
+
+  /** Performs effects in the order the core listed them: that order is the order on the wire. */
+  perform(effects: readonly Effect[]): void {
+    const observe = this.options.onEffect;
+    const performers = this.performers as { [K in EffectKind]: (effect: Effect) => void };
+    for (let i = 0; i < effects.length; i++) {
+      const effect = effects[i]!;
+      if (observe !== undefined) observe(effect);
+      performers[effect.kind](effect);
+    }
+  }
+
+  private emit(event: RuntimeEvent<S>): void {
+    for (const plugin of this.plugins) plugin.onEvent(event, this);
+  }
+}

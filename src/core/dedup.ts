@@ -227,8 +227,14 @@ export class SeenSet {
 
   private forget(scope: string, s: Scope, entry: SeenEntry): void {
     s.byId.delete(entry.id);
-    const at = s.order.indexOf(entry);
+    // The oldest, when the bound evicts: found at once.
+    const at = s.order[0] === entry ? 0 : s.order.indexOf(entry);
     if (at >= 0) s.order.splice(at, 1);
+    this.unlink(scope, entry);
+  }
+
+  /** Its row and its pending-index row go (now if never written, else at the flush). */
+  private unlink(scope: string, entry: SeenEntry): void {
     const row = rowKey(scope, entry.seq);
     // Never written: nothing to delete.
     if (!this.unwritten.delete(row)) this.doomed.add(row);
@@ -243,9 +249,12 @@ export class SeenSet {
   private expire(scope: string, now: number): void {
     const s = this.scopes.get(scope);
     if (!s) return;
-    while (s.order.length > 0 && now - s.order[0]!.at >= this.config.dedupWindowMs) {
-      const entry = s.order[0]!;
-      this.forget(scope, s, entry);
+    let n = 0;
+    while (n < s.order.length && now - s.order[n]!.at >= this.config.dedupWindowMs) n++;
+    // One splice for the whole expired head, not one per entry.
+    for (const entry of s.order.splice(0, n)) {
+      s.byId.delete(entry.id);
+      this.unlink(scope, entry);
     }
     for (const row of this.doomed) this.kv.delete(NS.dedup, row);
     this.doomed.clear();

@@ -219,7 +219,7 @@ describe('POST /admin/shutdown', () => {
       await client.register('@(ops/client)');
       const restored = new Promise<unknown>((resolve) => client.on('restored', resolve));
       expect((await fetch(`${server.baseUrl}/admin/shutdown/${hub}`, { method: 'POST', headers: auth })).status).toBe(200);
-      expect(await restored).toEqual({ registrations: 1, subscriptions: 0, failed: 0 });
+      expect(await restored).toEqual({ resumed: false, registrations: 1, subscriptions: 0, failed: 0, lostTopics: [] });
       expect(disconnects[0]).toEqual({
         code: 1001,
         reason: 'server_shutdown',

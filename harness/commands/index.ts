@@ -23,6 +23,7 @@ import { queueStatsArb } from './queue-stats';
 import { refreshTokenArb } from './refresh-token';
 import { registerArb } from './register';
 import { renewArb } from './renew';
+import { resendArb } from './resend';
 import { resumeArb } from './resume';
 import { sendArb } from './send';
 import { shutdownArb } from './shutdown';
@@ -47,6 +48,8 @@ export const WEIGHTED_COMMANDS: [string, CommandArb, number][] = [
   ['list_actors', listActorsArb, 4],
   ['heartbeat', heartbeatArb, 8],
   ['send', sendArb, 24],
+  // Issue 14 B: an answered request sent again with its id.
+  ['resend', resendArb, 6],
   ['broadcast', broadcastArb, 8],
   ['subscribe', subscribeArb, 8],
   ['unsubscribe', unsubscribeArb, 4],

@@ -120,15 +120,23 @@ describe('idempotent requests (core)', () => {
     expect(sc.fake.kv.scan(NS.dedup, `s:${a.connected!.payload.sessionId}`)).toHaveLength(1);
   });
 
-  it('survives hibernation after the flush; an abrupt eviction before it forgets only the unflushed ids', () => {
+  it('survives an eviction after the flush; an abrupt one (a crash) before it forgets only the unflushed ids', () => {
     const { sc, a, b } = setup();
     const early = a.request('hub:send', { to: '@(b/inbox)', type: 'note', data: 'early' });
     sc.advance(CONFIG.dedupFlushMs);
     const late = a.request('hub:send', { to: '@(b/inbox)', type: 'note', data: 'late' });
-    sc.fake.hibernate();
+    sc.fake.crash();
     a.request('hub:send', { to: '@(b/inbox)', type: 'note', data: 'early' }, { id: early });
     a.request('hub:send', { to: '@(b/inbox)', type: 'note', data: 'late' }, { id: late });
     expect(deliveries(b, 'note').map((m) => m.payload)).toEqual(['early', 'late', 'late']);
+  });
+
+  it('hibernation (which only follows idle time) never forgets: the fake runs the flush the idle time would have run', () => {
+    const { sc, a, b } = setup();
+    const id = a.request('hub:send', { to: '@(b/inbox)', type: 'note' }, { pattern: 'tell' });
+    sc.fake.hibernate();
+    a.request('hub:send', { to: '@(b/inbox)', type: 'note' }, { id, pattern: 'tell' });
+    expect(deliveries(b, 'note')).toHaveLength(1);
   });
 
   it('an ended session drops its ids from storage (a session scope can never be named again)', () => {

@@ -6,7 +6,23 @@ import { commandsArb, runScenario, type FuzzSetup } from '../../harness/fuzz';
 import { DIFFERENTIAL_PROFILE } from '../../harness/model';
 import type { Trace } from '../../harness/trace';
 import { parseConfig } from '../../src/config';
-import { WorkerdClient, freshHub, hibernate, sleep } from './hub-client';
+import { runInDurableObject } from 'cloudflare:test';
+import type { HubCore } from '../../src/core/hub';
+import { WorkerdClient, freshHub, hibernate, sleep, stubFor } from './hub-client';
+
+/**
+ * The runtime hibernates an object only after seconds of idleness, by when
+ * the seen-set's flush alarm has run (docs/PROTOCOL.md "Idempotent
+ * requests"); evictDurableObject alone is abrupt. So the pending flush runs
+ * first, as the fake's hibernate() does.
+ */
+const hibernateAfterIdle = async (hub: string): Promise<void> => {
+  await runInDurableObject(stubFor(hub), (instance) => {
+    const seen = (instance as unknown as { core: HubCore | null }).core?.seen;
+    if (seen && seen.flushDue !== null) seen.flush(Date.now());
+  });
+  await hibernate(hub);
+};
 
 /**
  * Differential check (issue 4): generated traces run once against the hub
@@ -86,7 +102,7 @@ const runInWorkerd = async (trace: Trace): Promise<Transcript> => {
         client!.sendRaw(decode(step.base64));
         break;
       case 'hibernate':
-        await hibernate(hub);
+        await hibernateAfterIdle(hub);
         break;
       case 'close':
         closedByClient.add(step.socket);

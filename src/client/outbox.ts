@@ -9,6 +9,8 @@ import type { HubClientEvents, RequestOptions } from './types';
 
 /** Requests that deliver to other actors: held while the hub asks this client to pause. */
 const DELIVERY_TYPES: ReadonlySet<string> = new Set(['hub:send', 'hub:broadcast', 'hub:publish']);
+/** Requests the session restore repeats after a rebuilt session (session-state.ts). */
+const RESTORED_TYPES: ReadonlySet<string> = new Set(['hub:register', 'hub:subscribe']);
 /** How long a sent tell is remembered, so that a late hub:rate_limited or error for it can be matched. */
 const TELL_MEMORY_MS = 30_000;
 
@@ -225,7 +227,9 @@ export class Outbox {
     held.forEach((entry, i) => {
       if (i < dropped) return this.lost(entry, 'connection_lost');
       entry.priority = true;
-      entry.seq = ++this.seq;
+      // A register or subscribe keeps its old place, ahead of the restore's own: on a rebuilt
+      // session its repeated (stale) answer then comes first and the restore's fresh one wins.
+      if (!RESTORED_TYPES.has(entry.type)) entry.seq = ++this.seq;
       entry.keepId = true;
       this.insert(entry);
     });

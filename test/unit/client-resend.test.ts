@@ -166,3 +166,29 @@ describe('client topic recovery after a rebuilt session', () => {
     expect(seen).toEqual(['five', 'six']);
   });
 });
+
+describe('client resend and the session restore', () => {
+  it('a register in flight at the drop goes before the restore (its stale answer first), a send after it', async () => {
+    const { client, socket } = await connected({ idempotency: BY_IDENTITY });
+    const first = client.register('@(unit/me/box)');
+    await tick();
+    socket.reply(socket.request('hub:register'), 'hub:registered', { actorAddress: '@(unit/me/box)', expiresAt: Date.now() + 300_000, renewalToken: 'r1', version: 1 });
+    await first;
+    const again = settle(client.register('@(unit/me/box)'));
+    void client.send('@(unit/x)', 'note', 1, { from: '@(unit/me/box)' });
+    await tick();
+    const heldRegister = socket.requests.filter((r) => r.type === 'hub:register')[1]!;
+    const next = await reconnect(client, socket, { idempotency: BY_IDENTITY });
+    const order = next.requests.filter((r) => r.type !== 'hub:connect').map((r) => [r.type, r.id === heldRegister.id]);
+    expect(order).toEqual([
+      ['hub:register', true],
+      ['hub:register', false],
+      ['hub:send', false],
+    ]);
+    const [held, fresh] = next.requests.filter((r) => r.type === 'hub:register');
+    next.reply(held!, 'hub:registered', { actorAddress: '@(unit/me/box)', expiresAt: Date.now() + 300_000, renewalToken: 'stale', version: 2 });
+    next.reply(fresh!, 'hub:registered', { actorAddress: '@(unit/me/box)', expiresAt: Date.now() + 300_000, renewalToken: 'fresh', version: 1 });
+    // The application's call gets the repeated answer; the restore's, sent after it, is the one kept.
+    expect(await again).toMatchObject({ value: { renewalToken: 'stale' } });
+  });
+});

@@ -65,6 +65,8 @@ export default defineConfig({
                 CLEANUP_INTERVAL_MS: 1000,
                 ACTOR_REGISTRY_LIMIT: 5,
                 RATE_LIMIT_PER_SECOND: 2,
+                // Session resume: a short grace so a timed-out session's release is observable too.
+                RESUME_GRACE_MS: 1000,
               }),
             },
           }),
@@ -137,6 +139,21 @@ export default defineConfig({
         test: {
           name: 'workerd-inspect',
           include: ['test/workerd-inspect/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        // SignalHub mounted in a Worker of its own (test/workerd-mount/worker.ts): a subclass
+        // with hooks, bound as SIGNAL_HUB, beside that Worker's own routes.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './test/workerd-mount/wrangler.toml' },
+            miniflare: { bindings: pinned({}) },
+          }),
+        ],
+        test: {
+          name: 'workerd-mount',
+          include: ['test/workerd-mount/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

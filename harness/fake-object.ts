@@ -3,6 +3,7 @@ import type { Effect } from '../src/core/effects';
 import type { HubCore } from '../src/core/hub';
 import type { LogEntry } from '../src/core/log';
 import { RuntimeAdapter, type RuntimePlugin } from '../src/runtime/adapter';
+import type { RuntimeHooks } from '../src/runtime/hooks';
 import { MemoryConnections, memorySocket, type MemorySocket } from '../src/runtime/memory';
 import { SeededIds, SimClock } from './clock';
 import { MemoryKvStore } from './memory-kv-store';
@@ -20,6 +21,8 @@ export interface FakeOptions {
   /** JWT secret for auth preparation (auth on). */
   secret?: string;
   plugins?: readonly RuntimePlugin<MemorySocket>[];
+  /** An embedding application's hooks, as a SignalHub subclass would give them. */
+  hooks?: RuntimeHooks;
   /**
    * An exception escaped the core. The adapter has already done what the
    * Durable Object does (logged it, answered internal_error, dropped the
@@ -72,6 +75,7 @@ export class FakeHubObject {
         config,
         secret: opts.secret ?? '',
         plugins: opts.plugins,
+        hooks: opts.hooks,
         onEffect: opts.onEffect,
         // Through perform(), so a test's subclass sees every effect list the core returns.
         dispatch: (effects) => this.perform(effects),

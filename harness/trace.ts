@@ -114,7 +114,17 @@ export const parseTrace = (input: string | unknown): Trace => {
   return parsed.data;
 };
 
-export const configOf = (trace: Pick<Trace, 'config'>): HubConfig => ({ ...DEFAULT_CONFIG, ...(trace.config as Partial<HubConfig>) });
+/**
+ * A trace's config: the defaults, then what the trace recorded. Session
+ * resume is off unless the trace turns it on: traces from before it existed
+ * recorded a dropped socket releasing its session at once, and must replay
+ * as recorded.
+ */
+export const configOf = (trace: Pick<Trace, 'config'>): HubConfig => ({
+  ...DEFAULT_CONFIG,
+  resumeGraceMs: 0,
+  ...(trace.config as Partial<HubConfig>),
+});
 
 /** The trace with each step's outputs replaced by `outputs` (or removed). */
 export const withRecordedOutputs = (trace: Trace, outputs: (StepOutputs | undefined)[]): Trace => ({

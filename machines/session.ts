@@ -59,6 +59,10 @@ export interface SessionContext {
   closeDeadline: number | null;
   closeCode: number | null;
   closeReason: string | null;
+  /** How long a session whose socket dropped stays `suspended` (RESUME_GRACE_MS); 0: resume is off. */
+  resumeGraceMs: number;
+  /** A suspended session is released at this time unless a hub:connect resumes it first; set only in `suspended`. */
+  graceUntil: number | null;
 }
 
 export interface SessionInput {
@@ -66,6 +70,8 @@ export interface SessionInput {
   now: number;
   connectTimeoutMs: number;
   heartbeatTimeoutMs: number;
+  /** Absent: resume off (older callers). */
+  resumeGraceMs?: number;
 }
 
 export type SessionEvent =
@@ -87,7 +93,17 @@ export type SessionEvent =
   | { type: 'DISCONNECT_REQUESTED'; now: number; requestId: string }
   | { type: 'TOKEN_EXPIRED'; now: number }
   | { type: 'SHUTDOWN'; now: number }
-  | { type: 'SOCKET_CLOSED'; now: number; code: number };
+  | { type: 'SOCKET_CLOSED'; now: number; code: number }
+  /** A new connection presented this suspended session's resume token in time; it takes the session over. */
+  | { type: 'RESUMED'; now: number };
+
+/**
+ * Close codes of a close handshake the peer started on purpose (normal,
+ * going away, no status given): such a close ends the session like
+ * hub:disconnect. Anything else (1006 abnormal closure above all) is a drop
+ * the client did not ask for, and suspends a resumable session.
+ */
+export const INTENTIONAL_CLOSE_CODES: readonly number[] = [1000, 1001, 1005];
 
 /** How long a closing socket may take to confirm the close before it is released anyway. */
 export const CLOSE_GRACE_MS = 5_000;
@@ -127,13 +143,34 @@ const effect = <P>() => (_: unknown, _params: P) => {};
  * They are attached below rather than on a parent state so that the state
  * value stays a flat, readable name ("registered", not {live: "registered"}).
  */
-const heartbeatTimeoutActions = [
+const heartbeatClosingActions = [
   { type: 'markClosing', params: { code: CLOSE_CODES.timeout, reason: 'heartbeat_timeout' } },
   {
     type: 'sendDisconnectNotice',
     params: { reason: 'heartbeat_timeout', message: 'No frame or ping arrived within the heartbeat timeout.' },
   },
   { type: 'closeSocket', params: { code: CLOSE_CODES.timeout, reason: 'heartbeat_timeout' } },
+] as const;
+
+/**
+ * A silent client is treated like a dropped one when resume is on: it is
+ * told and its socket closed as before, but the session is kept for the
+ * grace period (the issue counts a heartbeat timeout as network loss).
+ */
+const heartbeatSuspendActions = [
+  { type: 'markSuspended', params: { code: CLOSE_CODES.timeout, reason: 'heartbeat_timeout' } },
+  {
+    type: 'sendDisconnectNotice',
+    params: { reason: 'heartbeat_timeout', message: 'No frame or ping arrived within the heartbeat timeout.' },
+  },
+  { type: 'closeSocket', params: { code: CLOSE_CODES.timeout, reason: 'heartbeat_timeout' } },
+  'suspendSession',
+] as const;
+
+/** A live state's TICK: heartbeat timeout (suspend when resumable, else close), else fold the runtime's ping. */
+const heartbeatTick = [
+  { guard: 'heartbeatTimedOutResumable', target: 'suspended', actions: heartbeatSuspendActions },
+  { guard: 'heartbeatTimedOut', target: 'closing', actions: heartbeatClosingActions },
 ] as const;
 
 const liveTransitions = {
@@ -190,7 +227,20 @@ const liveTransitions = {
       { type: 'closeSocket', params: { code: CLOSE_CODES.serverShutdown, reason: 'server_shutdown' } },
     ],
   },
-  SOCKET_CLOSED: { target: 'closed', actions: ['markClosed', 'releaseResources'] },
+  SOCKET_CLOSED: [
+    {
+      guard: 'droppedResumable',
+      target: 'suspended',
+      actions: [
+        { type: 'markSuspended', params: ({ event }: { event: SessionEvent }) => ({
+            code: event.type === 'SOCKET_CLOSED' ? event.code : 1006,
+            reason: 'connection_lost',
+          }), },
+        'suspendSession',
+      ],
+    },
+    { target: 'closed', actions: ['markClosed', 'releaseResources'] },
+  ],
 } as const;
 
 /**
@@ -218,6 +268,8 @@ const initialContext = (input: SessionInput | undefined): SessionContext => {
     closeDeadline: null,
     closeCode: null,
     closeReason: null,
+    resumeGraceMs: input?.resumeGraceMs ?? 0,
+    graceUntil: null,
   };
 };
 
@@ -232,6 +284,26 @@ export const sessionMachine = setup({
     sendDisconnectAck: effect<{ requestId: string }>(),
     closeSocket: effect<CloseParams>(),
     releaseResources: effect<undefined>(),
+    /** Keep the session without a socket: store its record durably, move its pause buffer into the mailbox. */
+    suspendSession: effect<undefined>(),
+    /** The session's new socket gets the mailbox, in arrival order, before anything new. */
+    deliverMailbox: effect<undefined>(),
+    markSuspended: assign(({ event, context }, params: CloseParams) => ({
+      closeCode: params.code,
+      closeReason: params.reason,
+      graceUntil: event.now + context.resumeGraceMs,
+      closeDeadline: null,
+      connectDeadline: null,
+      rateLimitedUntil: null,
+      resumeTo: 'registered' as const,
+    })),
+    markResumed: assign(({ event }) => ({
+      graceUntil: null,
+      closeCode: null,
+      closeReason: null,
+      lastSeen: event.now,
+    })),
+    markGraceOver: assign({ graceUntil: null, closeReason: 'resume_expired' }),
     acceptIdentity: assign(({ event }) => {
       if (event.type !== 'CONNECT_ACCEPTED') return {};
       return {
@@ -273,6 +345,11 @@ export const sessionMachine = setup({
     rateLimitOverWhilePaused: ({ context, event }) =>
       context.rateLimitedUntil !== null && event.now >= context.rateLimitedUntil && context.resumeTo === 'paused',
     returnsToPaused: ({ context }) => context.resumeTo === 'paused',
+    heartbeatTimedOutResumable: ({ context, event }) =>
+      context.resumeGraceMs > 0 && event.now >= livenessOf(context, event) + context.heartbeatTimeoutMs,
+    droppedResumable: ({ context, event }) =>
+      context.resumeGraceMs > 0 && event.type === 'SOCKET_CLOSED' && !INTENTIONAL_CLOSE_CODES.includes(event.code),
+    resumeGraceOver: ({ context, event }) => context.graceUntil !== null && event.now >= context.graceUntil,
     closeGraceOver: ({ context, event }) =>
       context.closeDeadline !== null && event.now >= context.closeDeadline,
   },
@@ -318,10 +395,7 @@ export const sessionMachine = setup({
     registered: {
       on: {
         ...liveTransitions,
-        TICK: [
-          { guard: 'heartbeatTimedOut', target: 'closing', actions: heartbeatTimeoutActions },
-          { actions: 'foldPing' },
-        ],
+        TICK: [...heartbeatTick, { actions: 'foldPing' }],
         PAUSE: { target: 'paused', actions: 'touch' },
         RATE_LIMIT_EXHAUSTED: { target: 'rate-limited', actions: ['rememberRegistered', 'armRateLimit'] },
       },
@@ -329,10 +403,7 @@ export const sessionMachine = setup({
     paused: {
       on: {
         ...liveTransitions,
-        TICK: [
-          { guard: 'heartbeatTimedOut', target: 'closing', actions: heartbeatTimeoutActions },
-          { actions: 'foldPing' },
-        ],
+        TICK: [...heartbeatTick, { actions: 'foldPing' }],
         RESUME: { target: 'registered', actions: 'touch' },
         RATE_LIMIT_EXHAUSTED: { target: 'rate-limited', actions: ['rememberPaused', 'armRateLimit'] },
       },
@@ -341,7 +412,7 @@ export const sessionMachine = setup({
       on: {
         ...liveTransitions,
         TICK: [
-          { guard: 'heartbeatTimedOut', target: 'closing', actions: heartbeatTimeoutActions },
+          ...heartbeatTick,
           { guard: 'rateLimitOverWhilePaused', target: 'paused', actions: ['foldPing', 'clearRateLimit'] },
           { guard: 'rateLimitOver', target: 'registered', actions: ['foldPing', 'clearRateLimit'] },
           { actions: 'foldPing' },
@@ -353,6 +424,24 @@ export const sessionMachine = setup({
         ],
         PAUSE: { actions: ['touch', 'rememberPaused'] },
         RESUME: { actions: ['touch', 'rememberRegistered'] },
+      },
+    },
+    /**
+     * The socket dropped without hub:disconnect: no socket, but registrations,
+     * subscriptions and identity stay reserved and what is addressed to the
+     * session waits in its mailbox. A resume takes it back to `registered`
+     * (a pause does not survive the drop: the new socket starts unpaused);
+     * the grace deadline releases it exactly as a close would.
+     */
+    suspended: {
+      on: {
+        RESUMED: { target: 'registered', actions: ['markResumed', 'deliverMailbox'] },
+        TICK: { guard: 'resumeGraceOver', target: 'closed', actions: ['markGraceOver', 'markClosed', 'releaseResources'] },
+        // With auth on, a fresh session of the same identity wins, as it would over a live one.
+        DUPLICATE_DETECTED: {
+          target: 'closed',
+          actions: [{ type: 'markClosing', params: { code: CLOSE_CODES.duplicate, reason: 'duplicate_connection' } }, 'markClosed', 'releaseResources'],
+        },
       },
     },
     closing: {

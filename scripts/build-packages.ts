@@ -6,6 +6,11 @@
  * - signal-hub-client (src/client): dist/index.js, one ES module that imports
  *   signal-hub-protocol and xstate as dependencies, dist/browser.js, the
  *   self-contained minified bundle of scripts/build-client.ts, and its .d.ts.
+ * - signal-hub-server (src/hub): dist/index.js, the Durable Object and its
+ *   router as one ES module for a Worker's bundler, importing
+ *   signal-hub-protocol, jose, xstate, zod and cloudflare:workers; its
+ *   declarations keep the repository's tree under dist/types/, since they
+ *   reach into the core, the machines and the runtime adapter.
  *
  * Usage: npm run build:packages
  *
@@ -35,20 +40,42 @@ interface PackageSpec {
   /** The client reaches the protocol through ../protocol in the repository and through the package once built. */
   protocolAsPackage: boolean;
   browserBundle: boolean;
+  /** Declarations of the whole source tree the entry reaches, under dist/types/ (server code reaches outside its folder). */
+  declarationTree?: boolean;
 }
 
 export const PACKAGES: Record<string, PackageSpec> = {
   [PROTOCOL_PACKAGE]: { dir: 'src/protocol', external: ['zod'], protocolAsPackage: false, browserBundle: false },
   'signal-hub-client': { dir: 'src/client', external: ['xstate'], protocolAsPackage: true, browserBundle: true },
+  'signal-hub-server': {
+    dir: 'src/hub',
+    external: ['cloudflare:workers', 'jose', 'xstate', 'zod'],
+    protocolAsPackage: true,
+    browserBundle: false,
+    declarationTree: true,
+  },
 };
+
+/** The protocol modules the signal-hub-protocol package exports (src/protocol/index.ts); the rest are bundled. */
+const PROTOCOL_ROOT = join(ROOT, 'src/protocol');
+const PACKAGED_PROTOCOL = new Set(['index', 'build', 'envelope', 'errors', 'messages', 'ping', 'replies']);
 
 const PROTOCOL_IMPORT = /^\.\.\/protocol(\/[A-Za-z0-9_-]+)?$/;
 
-/** Turns the client's relative imports of the protocol into imports of the protocol package. */
+/**
+ * Turns relative imports of the protocol's exported modules, from any depth,
+ * into imports of the protocol package; its internal modules (fast-parse,
+ * strings, limits) are bundled like any other source.
+ */
 const protocolPackage: Plugin = {
   name: 'protocol-package',
   setup(b) {
-    b.onResolve({ filter: PROTOCOL_IMPORT }, () => ({ path: PROTOCOL_PACKAGE, external: true }));
+    b.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const target = resolve(args.resolveDir, args.path);
+      if (dirname(target) !== PROTOCOL_ROOT && target !== PROTOCOL_ROOT) return undefined;
+      const name = target === PROTOCOL_ROOT ? 'index' : target.slice(PROTOCOL_ROOT.length + 1).replace(/\.ts$/, '');
+      return PACKAGED_PROTOCOL.has(name) ? { path: PROTOCOL_PACKAGE, external: true } : undefined;
+    });
   },
 };
 
@@ -59,6 +86,21 @@ const rewriteDeclaration = (text: string, spec: PackageSpec): string =>
     if (path.startsWith('../')) throw new Error(`a declaration of ${spec.dir} imports ${path}, outside its package`);
     return `${lead}${quote}${path}.js${quote}`;
   });
+
+/** Adds the `.js` extension nodenext needs to the relative imports of one declaration file of a tree. */
+const rewriteTreeDeclaration = (text: string): string =>
+  text.replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]+)\2/g, (_all, lead: string, quote: string, path: string) =>
+    path.endsWith('.js') ? `${lead}${quote}${path}${quote}` : `${lead}${quote}${path}.js${quote}`,
+  );
+
+const copyTree = (from: string, to: string): void => {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    if (entry.isDirectory()) copyTree(source, join(to, entry.name));
+    else if (entry.name.endsWith('.d.ts')) writeFileSync(join(to, entry.name), rewriteTreeDeclaration(readFileSync(source, 'utf8')));
+  }
+};
 
 const declarations = (spec: PackageSpec, dist: string): void => {
   const work = mkdtempSync(join(tmpdir(), 'signal-hub-dts-'));
@@ -72,17 +114,24 @@ const declarations = (spec: PackageSpec, dist: string): void => {
           noEmit: false,
           declaration: true,
           emitDeclarationOnly: true,
-          rootDir: join(ROOT, 'src'),
+          rootDir: spec.declarationTree ? ROOT : join(ROOT, 'src'),
           outDir: join(work, 'out'),
           // What a browser or Node consumer has; the Workers and Node typings of the repository stay out.
-          lib: ['ES2023', 'DOM'],
-          types: [],
+          // The server is for Workers: its consumer has the Workers typings.
+          lib: spec.declarationTree ? ['ES2023'] : ['ES2023', 'DOM'],
+          types: spec.declarationTree ? [join(ROOT, 'node_modules/@cloudflare/workers-types/2023-07-01')] : [],
+          // The repository's own `tsc --noEmit` checks the server (with its Node typings for the tests); here it is only emitted.
+          ...(spec.declarationTree ? { noCheck: true } : {}),
         },
         include: [],
         files: [join(ROOT, spec.dir, 'index.ts')],
       }),
     );
     execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { stdio: 'inherit' });
+    if (spec.declarationTree) {
+      copyTree(join(work, 'out'), join(dist, 'types'));
+      return;
+    }
     const emitted = join(work, 'out', relative(join(ROOT, 'src'), join(ROOT, spec.dir)));
     for (const name of readdirSync(emitted)) {
       if (!name.endsWith('.d.ts')) continue;

@@ -51,6 +51,10 @@ export const varsSchema = z.object({
     DEDUP_FLUSH_MS: int(200, 10),
     TOPIC_HISTORY_SIZE: int(100, 0),
     TOPIC_HISTORY_TTL_MS: int(120_000, 1000),
+    // Session resume (issue 14): 0 turns it off, and a dropped socket releases its session at once as before.
+    RESUME_GRACE_MS: int(30_000, 0),
+    MAILBOX_LIMIT: int(1000),
+    MAILBOX_MAX_BYTES: int(4_194_304, 1024),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info').describe(`one of ${LOG_LEVELS.join(', ')} (default info)`),
     AUTH_ENABLED: bool(false),
     INSPECT_ENABLED: bool(false),
@@ -97,6 +101,9 @@ const toConfig = (v: Vars) => ({
   dedupFlushMs: v.DEDUP_FLUSH_MS,
   topicHistorySize: v.TOPIC_HISTORY_SIZE,
   topicHistoryTtlMs: v.TOPIC_HISTORY_TTL_MS,
+  resumeGraceMs: v.RESUME_GRACE_MS,
+  mailboxLimit: v.MAILBOX_LIMIT,
+  mailboxMaxBytes: v.MAILBOX_MAX_BYTES,
   logLevel: v.LOG_LEVEL,
   authEnabled: v.AUTH_ENABLED,
   inspectEnabled: v.INSPECT_ENABLED,
@@ -125,6 +132,12 @@ const CROSS_CHECKS: { vars: VarName[]; ok: (v: Vars) => boolean; allowed: (v: Va
     vars: ['HEARTBEAT_TIMEOUT_MS', 'HB_INTERVAL_SECONDS'],
     ok: (v) => (v.HEARTBEAT_TIMEOUT_MS ?? v.HB_INTERVAL_SECONDS * 3000) > v.HB_INTERVAL_SECONDS * 1000,
     allowed: (v) => `longer than the heartbeat interval, HB_INTERVAL_SECONDS × 1000 (${v.HB_INTERVAL_SECONDS * 1000} ms)`,
+  },
+  {
+    // A request resent after a resume must still be recognised: the window covers the grace period.
+    vars: ['DEDUP_WINDOW_MS', 'RESUME_GRACE_MS'],
+    ok: (v) => v.DEDUP_WINDOW_MS === 0 || v.DEDUP_WINDOW_MS >= v.RESUME_GRACE_MS,
+    allowed: (v) => `0 (off) or at least RESUME_GRACE_MS (${v.RESUME_GRACE_MS})`,
   },
   {
     // A flush later than the window would let an id be forgotten before it was ever stored.

@@ -14,6 +14,8 @@ import { RuntimeAdapter, type RuntimePlugin } from './runtime/adapter';
 import { randomIds, writeLog } from './runtime/console-log';
 import { DurableAlarm, HibernatingConnections, systemClock } from './runtime/hibernating';
 import { InspectorPlugin } from './runtime/inspector';
+import type { CloseInfo, ConnectClaim, ConnectRefusal, HubConnection, RuntimeHooks } from './runtime/hooks';
+import type { Envelope } from './protocol/envelope';
 
 export { writeLog };
 
@@ -22,13 +24,38 @@ export interface Env {
   [key: string]: unknown;
 }
 
+/** What onConnect learns about a new socket. */
+export interface ConnectContext {
+  /** The WebSocket upgrade request (headers, URL, cf properties). */
+  request: Request;
+}
+
 /**
  * The Durable Object shell: the runtime adapter (src/runtime/adapter.ts) over
  * hibernatable sockets (src/runtime/hibernating.ts), plus what only a Durable
  * Object does: the ping auto-response, the config guard, the operator
  * requests and the hub directory. It holds no protocol logic.
+ *
+ * Subclass it to add hooks (like partyserver's `Server`), export the
+ * subclass from your Worker, bind it as SIGNAL_HUB and route requests with
+ * `routeSignalHubRequest` (README, "Mounting the hub in your own Worker"):
+ *
+ * - `onConnect(conn, ctx)`: a socket was accepted (before any hub:connect).
+ * - `authorize(claim)`: decides a hub:connect after the hub's own checks;
+ *   return `{ reason }` to refuse it with the contract's `unauthorized`.
+ * - `onMessage(conn, message)`: application message types (outside `hub:`)
+ *   from connected sessions; without it they get `unknown_type`.
+ * - `onClose(conn, info)`: a session's socket closed or failed.
+ *
+ * Hooks that throw are logged (`hook.failed`) and never break the hub; a
+ * throwing `authorize` refuses. Only hooks a subclass defines cost anything.
  */
-export class SignalHub extends DurableObject<Env> {
+export class SignalHub extends DurableObject<Env> implements RuntimeHooks {
+  onConnect?(conn: HubConnection, ctx: ConnectContext): void | Promise<void>;
+  authorize?(claim: ConnectClaim): ConnectRefusal | undefined | void | Promise<ConnectRefusal | undefined | void>;
+  onMessage?(conn: HubConnection, message: Envelope): void | Promise<void>;
+  onClose?(conn: HubConnection, info: CloseInfo): void | Promise<void>;
+
   private readonly config: HubConfig;
   private readonly guard: ConfigGuard;
   /** Set once this instance has listed its hub in the directory (or found it listed). */
@@ -56,7 +83,7 @@ export class SignalHub extends DurableObject<Env> {
         log: writeLog,
         count: (field) => this.countShellEvent(field),
       },
-      { config: this.config, secret: typeof env.JWT_SECRET === 'string' ? env.JWT_SECRET : '', plugins },
+      { config: this.config, secret: typeof env.JWT_SECRET === 'string' ? env.JWT_SECRET : '', plugins, hooks: this },
     );
     // The runtime answers pings itself, so keep-alives never wake the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -99,7 +126,13 @@ export class SignalHub extends DurableObject<Env> {
       return new Response(null, { status: 101, webSocket: pair[0], headers });
     }
     const pair = new WebSocketPair();
-    this.runtime.open(pair[1], crypto.randomUUID());
+    const connId = crypto.randomUUID();
+    this.runtime.open(pair[1], connId);
+    if (this.onConnect) {
+      const hook = this.onConnect;
+      const done = this.runtime.runHook('onConnect', connId, () => hook.call(this, this.runtime.connection(connId), { request }));
+      if (done) this.ctx.waitUntil(done);
+    }
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -110,11 +143,11 @@ export class SignalHub extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
-    this.runtime.closed(ws, code);
+    await this.runtime.closed(ws, code);
   }
 
   override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
-    this.runtime.errored(ws);
+    await this.runtime.errored(ws);
   }
 
   override async alarm(): Promise<void> {

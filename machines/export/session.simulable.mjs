@@ -16,8 +16,8 @@ import config from './session.json' with { type: 'json' };
 import { simulable } from './simulable-runtime.mjs';
 
 export { config };
-export const guardNames = ["closeGraceOver","connectTimedOut","heartbeatTimedOut","rateLimitOver","rateLimitOverWhilePaused","returnsToPaused"];
-export const actionNames = ["acceptIdentity","armRateLimit","clearRateLimit","closeSocket","foldPing","markClosed","markClosing","releaseResources","rememberPaused","rememberRegistered","sendDisconnectAck","sendDisconnectNotice","touch"];
+export const guardNames = ["closeGraceOver","connectTimedOut","droppedResumable","heartbeatTimedOut","heartbeatTimedOutResumable","rateLimitOver","rateLimitOverWhilePaused","resumeGraceOver","returnsToPaused"];
+export const actionNames = ["acceptIdentity","armRateLimit","clearRateLimit","closeSocket","deliverMailbox","foldPing","markClosed","markClosing","markGraceOver","markResumed","markSuspended","releaseResources","rememberPaused","rememberRegistered","sendDisconnectAck","sendDisconnectNotice","suspendSession","touch"];
 export const delayNames = [];
 
 export const createSimulableMachine = (options = {}) => simulable(config, { guardNames, actionNames, delayNames }, options);

@@ -28,6 +28,7 @@ import { randomId } from './ids';
 import { Outbox } from './outbox';
 import { Pacer } from './pacing';
 import { SessionState } from './session-state';
+import { RecentIds } from './recent-ids';
 import { globalWebSocket } from './socket';
 import { Transport } from './transport';
 import type {
@@ -62,6 +63,8 @@ export class HubClient {
   private readonly transport: Transport;
   private readonly outbox: Outbox;
   private readonly session: SessionState;
+  /** Messages received lately, so a copy resent after a resume is dropped. */
+  private readonly recent = new RecentIds();
   private sessionToken: string | null = null;
   private lastState: ConnectionState = 'idle';
   private readonly connectWaiters: ConnectWaiters;
@@ -344,6 +347,9 @@ export class HubClient {
     if (this.outbox.settle(frame)) return;
     if (frame.type.startsWith('hub:')) {
       onNotice(frame, this.events, this.outbox, this.transport);
+    } else if (this.recent.repeat(frame.id, frame.to)) {
+      // A copy the hub resent after a resume, of a message this client had already received.
+      return;
     } else {
       this.session.dispatch(frame);
       this.events.emit('message', frame);
@@ -368,7 +374,9 @@ export class HubClient {
     if (state === 'connected') {
       const info = this.transport.info!;
       const reconnect = this.transport.connects > 1;
-      if (reconnect) this.session.restore();
+      // A resumed session kept everything on the hub; only a new one is rebuilt.
+      if (reconnect && info.resumed === true) this.session.resumed(Date.now());
+      else if (reconnect) this.session.restore();
       // Requests in flight at the drop: resent with their ids where the hub will recognise them, else lost with the session.
       if (reconnect) {
         const resend = resendLimit(info);
@@ -398,7 +406,7 @@ export class HubClient {
  * it resumed the old session (same sessionId) or dedups by identity; 0 when
  * it would take a resend as a new request.
  */
-const resendLimit = (info: ConnectedPayload & { resumed?: unknown }): number => {
+const resendLimit = (info: ConnectedPayload): number => {
   const idempotency = info.capabilities.idempotency;
   if (!idempotency || idempotency.windowMs === 0) return 0;
   return info.resumed === true || idempotency.scope === 'identity' ? idempotency.limit : 0;

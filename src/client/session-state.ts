@@ -249,4 +249,27 @@ export class SessionState {
       });
     });
   }
+
+  /**
+   * After a reconnect that resumed the session: the hub still holds every
+   * registration (same expiry and renewal token) and subscription, so
+   * nothing is registered or subscribed again. Renewals start again on the
+   * hub's remaining lifetime; a pause does not survive the drop on the hub,
+   * so the application's own pause is sent again.
+   */
+  resumed(now: number): void {
+    for (const record of this.registrations.values()) this.scheduleRenew(record, record.registered.expiresAt - now);
+    if (this.selfPaused) {
+      this.outbox.enqueue('hub:pause', { reason: 'restored' }, {}, 'ask', true).catch((err: HubError) => this.events.emit('error', err));
+    }
+    queueMicrotask(() =>
+      this.events.emit('restored', {
+        resumed: true,
+        registrations: this.registrations.size,
+        subscriptions: this.subscriptions.size,
+        failed: 0,
+        lostTopics: [],
+      }),
+    );
+  }
 }

@@ -68,6 +68,12 @@ export class Transport {
   token: TokenSource | undefined;
   /** The latest hub:connected payload, while the session lasts. */
   info: ConnectedPayload | null = null;
+  /**
+   * The resume token of the latest session (docs/PROTOCOL.md "Session
+   * resume"), kept across an unexpected drop so the next hub:connect can
+   * continue that session; forgotten when this client ends it on purpose.
+   */
+  private resumeToken: string | null = null;
   /** Why the latest connect was refused, for the promise of connect(). */
   connectError: HubError | null = null;
   /** Why the latest attempt failed, since the last hub:connected; what connect() rejects with when retries run out. */
@@ -179,6 +185,8 @@ export class Transport {
 
   /** Ends the connection for good; resolves once the socket is closed. */
   disconnect(): Promise<void> {
+    // A session this client ends on purpose is not to be resumed.
+    this.resumeToken = null;
     // Between attempts there is no socket to close: the machine goes to `closed` at once.
     if (this.state === 'reconnecting') {
       this.actor.send({ type: 'DISCONNECT' });
@@ -281,7 +289,8 @@ export class Transport {
     const metadata: Record<string, unknown> = { protocolVersion: this.options.protocolVersion };
     if (this.options.capabilities) metadata.capabilities = this.options.capabilities;
     if (token !== undefined) metadata.authToken = token;
-    socket.send(JSON.stringify(buildRequest('hub:connect', null, { id, from: this.identity, metadata })));
+    const payload = this.resumeToken !== null ? { resumeToken: this.resumeToken } : null;
+    socket.send(JSON.stringify(buildRequest('hub:connect', payload, { id, from: this.identity, metadata })));
   }
 
   private onSocketLost(code: number, reason: string): void {
@@ -312,7 +321,8 @@ export class Transport {
     socket.onclose = () => undefined;
     socket.onerror = () => undefined;
     try {
-      socket.close(1000, 'client reconnecting');
+      // Not 1000: the hub releases a session closed normally, and this one is meant to be resumed.
+      socket.close(4000, 'client reconnecting');
     } catch {
       // Already closing or never opened; nothing more to do.
     }
@@ -388,6 +398,8 @@ export class Transport {
       const identity = frame.metadata.actorIdentity;
       if (typeof identity === 'string') this.identity = identity;
       this.info = info;
+      // A hub without resume (or an older one) sends none: then there is nothing to resume.
+      this.resumeToken = typeof info.resumeToken === 'string' ? info.resumeToken : null;
       this.lastFailure = null;
       this.hooks.connected(info, Date.now());
       this.actor.send({ type: 'CONNECTED', heartbeatInterval: info.heartbeatInterval });

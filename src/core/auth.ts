@@ -25,10 +25,21 @@ export type AuthVerdict =
     }
   | { ok: false; reason: string };
 
+/** The runtime's authorize hook turned a hub:connect down; the core answers it as the contract says. */
+export interface ConnectRefusal {
+  /** A short machine-readable reason, echoed in the error payload. */
+  reason: string;
+  message?: string;
+  resolution?: string;
+}
+
 export interface AuthInput {
-  verdict: AuthVerdict;
+  /** The JWT verdict (auth on); absent when only a refusal is carried. */
+  verdict?: AuthVerdict;
   /** For hub:refresh_token: the new token minted from a valid one. */
   reissued?: { token: string; expiresAt: number };
+  /** For hub:connect: the runtime's authorize hook refused the identity. */
+  refusal?: ConnectRefusal;
 }
 
 export type PermissionAction = 'send' | 'publish' | 'subscribe';

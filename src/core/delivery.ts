@@ -3,7 +3,9 @@ import { markPending, settlePending } from './limits';
 import { key, seqKey, SEP, type KvStore } from './kv-store';
 import { NS } from './namespaces';
 import type { HubOps } from './request';
-import { isLive, stateOf, type Session } from './session';
+import { isLive, isReachable, stateOf, type Session } from './session';
+import { toMailbox } from './mailbox';
+import { rememberSent } from './replay';
 import { countDelivery } from './stats';
 import type { Turn } from './turn';
 
@@ -86,12 +88,15 @@ export const sendUnknownActor = (turn: Turn, ack: Ack, resolution?: string): voi
  * Beyond PAUSE_BUFFER_LIMIT the oldest buffered frame is dropped and counted;
  * an ask whose frame is dropped is told so, so no ask goes unanswered.
  */
-export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | null): 'delivered' | 'buffered' => {
+export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | null): 'delivered' | 'buffered' | 'refused' => {
+  // A suspended session has no socket: its mailbox holds the frame until it resumes (mailbox.ts).
+  if (target.snapshot.value === 'suspended') return toMailbox(turn, target, frame, ack) ? 'buffered' : 'refused';
   const holder = turn.statsHolder(target);
   countDelivery(holder.stats, turn.now);
   turn.dirty.add(holder);
   if (!isPaused(target)) {
     turn.effects.push({ kind: 'send', conn: target.connId, frame });
+    rememberSent(target, frame);
     if (ack) sendAck(turn, ack);
     return 'delivered';
   }
@@ -127,6 +132,7 @@ export const flushBuffer = (turn: Turn, session: Session): number => {
   const entries = kv.scan<Buffered>(BUF, session.connId + SEP);
   for (const [, entry] of entries) {
     turn.effects.push({ kind: 'send', conn: session.connId, frame: entry.frame });
+    rememberSent(session, entry.frame);
     settlePending(turn, entry.ack);
     if (entry.ack) sendAck(turn, entry.ack);
   }
@@ -152,9 +158,9 @@ export const releaseBuffer = (turn: Turn, session: Session): void => {
 
 export const hasJobs = (kv: KvStore): boolean => kv.count(JOB, '') > 0;
 
-/** Deliveries waiting anywhere: queued fan-out recipients plus pause buffers. */
+/** Deliveries waiting anywhere: queued fan-out recipients, pause buffers and the mailboxes of suspended sessions. */
 export const queuedDeliveries = (kv: KvStore): number => {
-  let queued = kv.count(BUF, '');
+  let queued = kv.count(BUF, '') + kv.count(NS.mailbox, '');
   for (const [, job] of kv.scan<Job>(JOB, '')) queued += job.remaining;
   return queued;
 };
@@ -225,7 +231,7 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
     // A queued send's ask stops waiting here: answered now, or waiting anew in a pause buffer.
     if (job.kind === 'send') settlePending(turn, job.ack);
     const target = hub.session(r.connId);
-    if (target && isLive(target)) {
+    if (target && isReachable(target)) {
       deliver(turn, target, frameFor(flat, r.address), job.kind === 'send' ? job.ack : null);
       job.delivered++;
     } else {

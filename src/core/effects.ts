@@ -1,3 +1,4 @@
+import type { Envelope } from '../protocol/envelope';
 import type { LogEntry } from './log';
 
 /**
@@ -12,4 +13,10 @@ export type Effect =
   | { kind: 'persist'; conn: string; attachment: unknown }
   /** Arm the single alarm; `at: null` clears it. */
   | { kind: 'alarm'; at: number | null }
-  | { kind: 'log'; entry: LogEntry };
+  | { kind: 'log'; entry: LogEntry }
+  /**
+   * An application message (a type outside `hub:`) from a connected session,
+   * for the runtime's onMessage hook; only when the core routes them
+   * (`HubCore.appMessages`), otherwise they are refused as unknown_type.
+   */
+  | { kind: 'app'; conn: string; envelope: Envelope };

@@ -16,7 +16,23 @@ import { registryHandlers } from './registry';
 import { noteEnding, noteOpened, lostSockets, recoverLostSockets } from './restart';
 import { internalError } from './internal-error';
 import type { HandlerTable, HubOps } from './request';
-import { countsTraffic, deadlineOf, emptyFlow, fromAttachment, isLive, newSnapshot, stateOf, stepMachine, toAttachment, type Session, type SessionSnapshot } from './session';
+import {
+  countsTraffic,
+  deadlineOf,
+  emptyFlow,
+  emptyMailbox,
+  fromAttachment,
+  isLive,
+  isReachable,
+  isSuspended,
+  newSnapshot,
+  stateOf,
+  stepMachine,
+  toAttachment,
+  type Session,
+  type SessionSnapshot,
+} from './session';
+import { findResumable, loadSuspended, moveToConnection, storeSuspended } from './resume';
 import { handleFrame, type PipelineHub } from './pipeline';
 import { isEnding, performActions } from './machine-effects';
 import { IdentityIndex } from './identities';
@@ -63,6 +79,12 @@ export class HubCore implements HubOps, PipelineHub {
    * replay inspector. Unset in the Durable Object, where it costs one read.
    */
   onTransition: ((step: MachineStep) => void) | undefined = undefined;
+  /**
+   * Set by the runtime when it has a hook for application messages: types
+   * outside `hub:` from a connected session then become an `app` effect
+   * instead of an unknown_type error (docs/PROTOCOL.md, "Application messages").
+   */
+  appMessages = false;
 
   private readonly host: HubHost;
   /** Request ids already answered, written in batches (dedup.ts). */
@@ -95,6 +117,12 @@ export class HubCore implements HubOps, PipelineHub {
         const identity = session.snapshot.context.identity;
         if (identity !== null && isLive(session)) this.identities.claim(identity, session);
       }
+    }
+    // Suspended sessions have no socket; their records are in storage (resume.ts).
+    for (const session of loadSuspended(host.kv)) {
+      this.sessions.set(session.connId, session);
+      const identity = session.snapshot.context.identity;
+      if (identity !== null) this.identities.claim(identity, session);
     }
     this.lostSockets = lostSockets(this.totals.base, this.sessions.values());
   }
@@ -136,6 +164,8 @@ export class HubCore implements HubOps, PipelineHub {
       authExpiresAt: null,
       permissions: null,
       stats: emptyStats(),
+      resumeHash: null,
+      mailbox: emptyMailbox(),
     };
     this.sessions.set(connId, session);
     this.totals.opened();
@@ -150,7 +180,8 @@ export class HubCore implements HubOps, PipelineHub {
     const turn = this.turn(now);
     turn.auth = auth;
     const session = this.sessions.get(connId);
-    if (!session || !countsTraffic(session)) return this.finish(turn);
+    // A suspended session's old socket may still deliver a frame while it closes: it speaks for nobody now.
+    if (!session || !countsTraffic(session) || isSuspended(session)) return this.finish(turn);
     turn.origin = session;
     session.stats.received++;
     try {
@@ -249,9 +280,33 @@ export class HubCore implements HubOps, PipelineHub {
     const row = this.host.registry.get(address);
     if (row && row.expiresAt > now) {
       const holder = this.sessions.get(row.connId);
-      if (holder && isLive(holder)) return holder;
+      if (holder && isReachable(holder)) return holder;
     }
     return this.identities.resolve(address);
+  }
+
+  resumable(token: string | undefined, identity: string, now: number): Session | null {
+    return findResumable(this.sessions.values(), token, identity, now);
+  }
+
+  /**
+   * A resume: the suspended session moves onto the connecting one's socket
+   * and takes its place. The connecting placeholder never became a session
+   * of its own, so it counts as a connection that closed (reason `resumed`);
+   * the session keeps its own stats.
+   */
+  adopt(turn: Turn, placeholder: Session, suspended: Session): Session {
+    const connId = placeholder.connId;
+    this.sessions.delete(suspended.connId);
+    const old = moveToConnection(turn, suspended, connId);
+    noteEnding(this.host.kv, old);
+    this.sessions.set(connId, suspended);
+    this.identities.moved(suspended, old);
+    this.totals.ending(placeholder, 'resumed', turn.now);
+    turn.dirty.delete(placeholder);
+    turn.dirty.add(suspended);
+    if (turn.origin === placeholder) turn.origin = suspended;
+    return suspended;
   }
 
   resolveIdentity(identity: string): Session | null {
@@ -296,7 +351,9 @@ export class HubCore implements HubOps, PipelineHub {
     let lowest: number | null = null;
     for (const session of turn.dirty) {
       if (!this.sessions.has(session.connId)) continue;
-      turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
+      // A suspended session has no socket to hold its attachment: its record goes to storage.
+      if (isSuspended(session)) storeSuspended(this.host.kv, session);
+      else turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
       lowest = earlier(lowest, deadlineOf(session));
     }
     if (turn.jobsAdded) lowest = turn.now;

@@ -1,9 +1,9 @@
-import { isLive, type Session } from './session';
+import { isReachable, type Session } from './session';
 
 /**
  * Which connection an identity reaches when no registration names it: a send
  * to a connected but unregistered actor goes here. With auth off several
- * sessions may share an identity; the most recently opened live one wins,
+ * sessions may share an identity; the most recently opened live (or suspended) one wins,
  * decided from durable data only (openedAt, sessionId), so a hub rebuilt
  * after a wake, which meets the sessions in socket order, picks the same one.
  */
@@ -20,7 +20,8 @@ export class IdentityIndex {
   resolve(identity: string): Session | null {
     const connId = this.byIdentity.get(identity);
     const session = connId !== undefined ? this.sessions.get(connId) : undefined;
-    return session && isLive(session) ? session : null;
+    // A suspended session keeps its identity for the grace period: sends to it wait in its mailbox.
+    return session && isReachable(session) ? session : null;
   }
 
   /** The session lets go of its identity; another live session with the same identity takes it over. */
@@ -28,8 +29,14 @@ export class IdentityIndex {
     if (this.byIdentity.get(identity) !== session.connId) return;
     this.byIdentity.delete(identity);
     for (const other of this.sessions.values()) {
-      if (other !== session && isLive(other) && other.snapshot.context.identity === identity) this.claim(identity, other);
+      if (other !== session && isReachable(other) && other.snapshot.context.identity === identity) this.claim(identity, other);
     }
+  }
+
+  /** A resumed session moved from connection `old` to its new one; the identity follows it. */
+  moved(session: Session, old: string): void {
+    const identity = session.snapshot.context.identity;
+    if (identity !== null && this.byIdentity.get(identity) === old) this.byIdentity.set(identity, session.connId);
   }
 }
 

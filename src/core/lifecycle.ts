@@ -5,13 +5,20 @@ import {
   SUPPORTED_VERSIONS,
   issuesOf,
 } from '../protocol/envelope';
-import { connectMetadataSchema } from '../protocol/messages';
+import { connectMetadataSchema, connectPayload } from '../protocol/messages';
 import type { ConnectedPayload } from '../protocol/replies';
 import type { AuthVerdict } from './auth';
 import type { HandlerTable, HubRequest } from './request';
 import { refuseReservedIdentity } from './reserved';
 import { refuseOversized } from './session-budget';
 import { dedupScopeKind } from './idempotency';
+import { hashResumeToken, newResumeToken } from './resume-token';
+
+/** The resume token a hub:connect carries, if any; a malformed payload counts as none (never a refusal). */
+const resumeTokenOf = (payload: unknown): string | undefined => {
+  const parsed = connectPayload.safeParse(payload);
+  return parsed.success ? (parsed.data?.resumeToken ?? undefined) : undefined;
+};
 
 export const TOKEN_LIFETIME_MS = 3_600_000;
 
@@ -77,29 +84,51 @@ export const connectHandler = (req: HubRequest): void => {
     verified = verdict;
   }
   if (refuseReservedIdentity(req, identity)) return;
+  const refusal = turn.auth?.refusal;
+  if (refusal) {
+    req.fail({
+      code: 'unauthorized',
+      message: refusal.message ?? `hub:connect refused for ${identity}.`,
+      resolution: refusal.resolution ?? 'Connect as an identity this hub admits; ask the hub operator which.',
+      extra: { action: 'connect', reason: refusal.reason },
+    });
+    turn.log.log('info', 'session.connect_refused', { sessionId: req.sessionId, traceId: req.traceId, reason: refusal.reason });
+    req.hub.drive(turn, req.session, { type: 'CONNECT_REFUSED', now: turn.now, code: CLOSE_CODES.unauthorized, reason: 'unauthorized' });
+    return;
+  }
   // Checked before anything changes: a session whose state could not be persisted is never acknowledged.
   if (refuseOversized(req, identity, capabilities, verified?.permissions ?? null)) return;
+  // Session resume (PROTOCOL.md "Session resume"): a token that matches a
+  // suspended session of this identity within its grace period continues
+  // that session on this connection; any other token is ignored.
+  const resumeOn = turn.config.resumeGraceMs > 0;
+  const suspended = resumeOn ? req.hub.resumable(resumeTokenOf(req.envelope.payload), identity, turn.now) : null;
+  const session = suspended ? req.hub.adopt(turn, req.session, suspended) : req.session;
   let token: string;
   if (verified) {
     // The JWT is not kept in the attachment: it may be far larger than the
     // attachment limit, and a refresh verifies the presented token afresh.
     token = verified.token;
-    req.session.tokenExpiresAt = verified.expiresAt;
-    req.session.authExpiresAt = verified.expiresAt;
-    req.session.permissions = verified.permissions;
-    // Last one wins: an older live session with the same identity is evicted.
+    session.tokenExpiresAt = verified.expiresAt;
+    session.authExpiresAt = verified.expiresAt;
+    session.permissions = verified.permissions;
+    // Last one wins: an older session with the same identity (live or suspended) is evicted.
     const holder = req.hub.resolveIdentity(identity);
-    if (holder && holder !== req.session) req.hub.drive(turn, holder, { type: 'DUPLICATE_DETECTED', now: turn.now });
+    if (holder && holder !== session) req.hub.drive(turn, holder, { type: 'DUPLICATE_DETECTED', now: turn.now });
   } else {
     token = turn.host.ids.token();
-    req.session.token = token;
-    req.session.tokenExpiresAt = turn.now + TOKEN_LIFETIME_MS;
+    session.token = token;
+    session.tokenExpiresAt = turn.now + TOKEN_LIFETIME_MS;
   }
-  req.hub.drive(turn, req.session, { type: 'CONNECT_ACCEPTED', now: turn.now, identity, capabilities });
+  // A fresh resume token on every connect, resumed or not: a token resumes at most once.
+  const resumeToken = resumeOn ? newResumeToken(turn.host.ids) : null;
+  session.resumeHash = resumeToken !== null ? hashResumeToken(resumeToken) : null;
+  turn.dirty.add(session);
+  if (!suspended) req.hub.drive(turn, session, { type: 'CONNECT_ACCEPTED', now: turn.now, identity, capabilities });
 
   const { config } = turn;
   const payload: ConnectedPayload = {
-    sessionId: req.sessionId,
+    sessionId: session.snapshot.context.sessionId,
     serverVersion: SERVER_VERSION,
     maxMessageSize: config.maxMessageSize,
     heartbeatInterval: config.heartbeatIntervalMs,
@@ -112,10 +141,14 @@ export const connectHandler = (req: HubRequest): void => {
     },
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     token,
-    tokenExpiresAt: req.session.tokenExpiresAt!,
+    tokenExpiresAt: session.tokenExpiresAt!,
+    // Absent while resume is off: the reply is then exactly what it was before resume existed.
+    ...(resumeToken !== null && { resumeToken, resumed: suspended !== null }),
   };
   req.reply('hub:connected', payload, { actorIdentity: identity });
-  turn.log.log('info', 'session.connected', { sessionId: req.sessionId, traceId: req.traceId });
+  turn.log.log('info', suspended ? 'session.resumed' : 'session.connected', { sessionId: payload.sessionId, traceId: req.traceId });
+  // After hub:connected, so the client knows its session before the mailbox arrives.
+  if (suspended) req.hub.drive(turn, session, { type: 'RESUMED', now: turn.now });
 };
 
 export const lifecycleHandlers: HandlerTable = {

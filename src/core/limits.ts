@@ -71,9 +71,9 @@ export const settlePending = (turn: Turn, ack: Ack | null): void => {
   delete ack.pending;
 };
 
-/** An ask that would wait (target paused, or the sender has queued work) beyond the cap. */
+/** An ask that would wait (target paused or suspended, or the sender has queued work) beyond the cap. */
 export const refusePendingAskOverCap = (req: HubRequest, target: Session): boolean => {
-  if (!req.isAsk || (req.session.flow.queued === 0 && !isPaused(target))) return false;
+  if (!req.isAsk || (req.session.flow.queued === 0 && !isPaused(target) && target.snapshot.value !== 'suspended')) return false;
   const limit = req.turn.config.maxPendingAsksPerSession;
   if (pendingAskCount(req.turn, req.session.connId) < limit) return false;
   req.fail({

@@ -4,6 +4,8 @@ import type { IdentityIndex } from './identities';
 import type { MachineAction } from './machine-step';
 import type { Session, SessionSnapshot } from './session';
 import { releaseSubscriptions } from './topics';
+import { drainMailbox, expireMailbox } from './mailbox';
+import { forgetSuspended, suspend } from './resume';
 import type { Turn } from './turn';
 
 /** Where a notice goes before the session has an identity. */
@@ -44,9 +46,18 @@ export const performActions = (
         if (released.length > 0) turn.registryTouched = true;
         releaseSubscriptions(turn, session.connId);
         releaseBuffer(turn, session);
+        // Released from `suspended` (grace over, or a duplicate): waiting asks fail resume_expired, the record goes.
+        if (session.mailbox.count > 0) expireMailbox(turn, session);
+        if (session.resumeHash !== null) forgetSuspended(turn.host.kv, session.connId);
         if (ctx.identity !== null) identities.release(ctx.identity, session);
         break;
       }
+      case 'suspendSession':
+        suspend(turn, session);
+        break;
+      case 'deliverMailbox':
+        drainMailbox(turn, session);
+        break;
       default:
         break; // assign actions were applied by the step itself
     }

@@ -66,11 +66,17 @@ const drain = (): MachineAction[] => collected.splice(0, collected.length);
 export const newSnapshot = (
   sessionId: string,
   now: number,
-  timeouts: { connectTimeoutMs: number; heartbeatTimeoutMs: number },
+  timeouts: { connectTimeoutMs: number; heartbeatTimeoutMs: number; resumeGraceMs?: number },
 ): SessionSnapshot => {
   const s = scopeOf();
   collected.length = 0;
-  const snapshot = sessionMachine.getInitialSnapshot(s, { sessionId, now, ...timeouts });
+  const snapshot = sessionMachine.getInitialSnapshot(s, {
+    sessionId,
+    now,
+    connectTimeoutMs: timeouts.connectTimeoutMs,
+    heartbeatTimeoutMs: timeouts.heartbeatTimeoutMs,
+    resumeGraceMs: timeouts.resumeGraceMs ?? 0,
+  });
   // The initial state has no entry actions that leave the machine; nothing to hand back.
   collected.length = 0;
   return snapshot;

@@ -7,7 +7,7 @@ import type { HandlerTable, HubRequest } from './request';
 import type { Subscribed } from '../protocol/replies';
 import type { Recovery } from './topic-history';
 import type { Turn } from './turn';
-import { isLive, type Session } from './session';
+import { isReachable, type Session } from './session';
 import { addSubscription, findSubscription, removeSubscription, subscribersOf, subscriptionById } from './topics';
 
 /** Handlers of contract §6: point-to-point, broadcast, pub/sub and flow control. */
@@ -33,7 +33,7 @@ const fanOut = (req: HubRequest, kind: 'broadcast' | 'publish', flat: FlatFrame,
   let failed = 0;
   for (const r of recipients.slice(0, syncCount)) {
     const target = req.hub.session(r.connId);
-    if (target && isLive(target)) {
+    if (target && isReachable(target)) {
       deliver(turn, target, frameFor(flat, r.address), null);
       delivered++;
     } else failed++;
@@ -118,7 +118,7 @@ export const messagingHandlers: HandlerTable = {
       if (capability !== null && !row.capabilities.includes(capability)) continue;
       if (p.excludeSelf === true && row.connId === req.session.connId) continue;
       const target = req.hub.session(row.connId);
-      if (!target || !isLive(target)) continue;
+      if (!target || !isReachable(target)) continue;
       matching++;
       if (matching <= limit) recipients.push({ address: row.address, connId: row.connId });
     }
@@ -185,7 +185,7 @@ export const messagingHandlers: HandlerTable = {
     const recipients: Recipient[] = [];
     for (const sub of subscribersOf(turn, p.topic)) {
       const target = req.hub.session(sub.connId);
-      if (target && isLive(target)) recipients.push({ address: sub.address, connId: sub.connId });
+      if (target && isReachable(target)) recipients.push({ address: sub.address, connId: sub.connId });
     }
     // With history on, the publication carries its place in the topic (metadata, beside topic) and is kept.
     const at = req.hub.history.next(p.topic);

@@ -33,4 +33,8 @@ export const NS = {
   topicMeta: 'tmeta',
   /** Each topic's recent publications, by topic and offset. */
   topicHistory: 'thist',
+  /** Offline mailboxes of suspended sessions: frames by session id and arrival sequence (src/core/mailbox.ts). */
+  mailbox: 'mbox',
+  /** The record of each suspended session (its attachment, since it has no socket), by its last connection. */
+  suspended: 'susp',
 } as const;

@@ -29,10 +29,12 @@ export const opsStatsSchema = z.object({
   ackSumMs: z.number().optional(),
   /** Sessions that started closing, by close reason. Only the stored base has these. */
   closes: countMap.optional(),
+  /** Messages for suspended sessions, by outcome: queued, delivered, dropped_overflow, dropped_expired (src/core/mailbox.ts). */
+  mailbox: countMap.optional(),
 });
 export type OpsStats = z.infer<typeof opsStatsSchema>;
 
-type MapField = 'requests' | 'errors' | 'closes';
+type MapField = 'requests' | 'errors' | 'closes' | 'mailbox';
 
 const bump = (ops: OpsStats, field: MapField, label: string, by = 1): void => {
   const map = (ops[field] ??= {});
@@ -48,6 +50,9 @@ export const countRequest = (ops: OpsStats, type: string): void => bump(ops, 're
 export const countError = (ops: OpsStats, code: string): void => bump(ops, 'errors', labelOf(code, 'other'));
 export const countClose = (ops: OpsStats, reason: string | null): void => bump(ops, 'closes', labelOf(reason, 'peer_closed'));
 
+export type MailboxOutcome = 'queued' | 'delivered' | 'dropped_overflow' | 'dropped_expired';
+export const countMailbox = (ops: OpsStats, outcome: MailboxOutcome, by = 1): void => bump(ops, 'mailbox', outcome, by);
+
 export const observeAck = (ops: OpsStats, ms: number): void => {
   const buckets = (ops.ackBuckets ??= new Array<number>(ACK_BUCKETS_MS.length + 1).fill(0));
   let i = ACK_BUCKETS_MS.findIndex((bound) => ms <= bound);
@@ -60,7 +65,7 @@ export const observeAck = (ops: OpsStats, ms: number): void => {
 export const sumOps = (a: OpsStats | undefined, b: OpsStats | undefined): OpsStats | undefined => {
   if (!b) return a;
   const out: OpsStats = structuredClone(a ?? {});
-  for (const field of ['requests', 'errors', 'closes'] as const) {
+  for (const field of ['requests', 'errors', 'closes', 'mailbox'] as const) {
     for (const [label, n] of Object.entries(b[field] ?? {})) bump(out, field, label, n);
   }
   if (b.ackBuckets) {

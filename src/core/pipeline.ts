@@ -21,6 +21,8 @@ export interface PipelineHub extends HubOps {
   readonly handlers: HandlerTable;
   /** Request ids already answered (idempotent requests, dedup.ts). */
   readonly seen: SeenSet;
+  /** Whether types outside hub: go to the runtime's onMessage hook (an `app` effect) rather than unknown_type. */
+  readonly appMessages: boolean;
 }
 
 const decoder = new TextDecoder();
@@ -147,6 +149,10 @@ export const handleFrame = (hub: PipelineHub, turn: Turn, session: Session, raw:
 const dispatch = (hub: PipelineHub, req: HubRequest, envelope: Envelope): void => {
   const type = envelope.type;
   if (!isRequestType(type) || !hub.handlers[type]) {
+    if (hub.appMessages && !type.startsWith('hub:')) {
+      req.turn.effects.push({ kind: 'app', conn: req.session.connId, envelope });
+      return;
+    }
     req.fail({
       code: 'unknown_type',
       message: type.startsWith('hub:')

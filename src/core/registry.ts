@@ -6,7 +6,7 @@ import type { HandlerTable, HubRequest } from './request';
 import type { ActorRow } from './registry-store';
 import { ReplyBudget, refuseRegistrationOverCap } from './limits';
 import { refuseReservedRegistration } from './reserved';
-import { isLive } from './session';
+import { isReachable } from './session';
 
 /**
  * The actor registry (contract §5): who is reachable at which address, until
@@ -66,7 +66,7 @@ export const registryHandlers: HandlerTable = {
     // first, which releases all of its registrations (including this one).
     if (liveExisting && liveExisting.connId !== req.session.connId) {
       const holder = req.hub.session(liveExisting.connId);
-      if (holder && isLive(holder)) {
+      if (holder && isReachable(holder)) {
         turn.log.log('info', 'session.duplicate', {
           sessionId: holder.snapshot.context.sessionId,
           traceId: req.traceId,

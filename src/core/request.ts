@@ -13,10 +13,14 @@ export interface HubOps {
   session(connId: string): Session | undefined;
   /** Feed an event to a session's machine and perform the actions it returns. */
   drive(turn: Turn, session: Session, event: SessionEvent): void;
-  /** The live session an address reaches: its registration, else a session with that identity. */
+  /** The session an address reaches (live, or suspended: see mailbox.ts): its registration, else a session with that identity. */
   resolve(address: string, now: number): Session | null;
-  /** The live session connected with this identity, if any. */
+  /** The session (live or suspended) connected with this identity, if any. */
   resolveIdentity(identity: string): Session | null;
+  /** The suspended session a hub:connect with this resume token and identity resumes now, if any (src/core/resume.ts). */
+  resumable(token: string | undefined, identity: string, now: number): Session | null;
+  /** Continues `suspended` on the connection of `placeholder` (a connecting session), which it replaces; returns the session. */
+  adopt(turn: Turn, placeholder: Session, suspended: Session): Session;
   checkBackpressure(turn: Turn, sender: Session): void;
   /** Deliveries per second over the last full second. */
   processingRate(now: number): number;

@@ -6,7 +6,7 @@ import { emptyStats, sessionStatsSchema, type SessionStats } from './stats';
 import type { SessionSnapshot } from './machine-step';
 
 export { newSnapshot, stepMachine, type SessionSnapshot } from './machine-step';
-export type SessionState = 'connecting' | 'registered' | 'paused' | 'rate-limited' | 'closing' | 'closed';
+export type SessionState = 'connecting' | 'registered' | 'paused' | 'rate-limited' | 'suspended' | 'closing' | 'closed';
 
 /** One live connection as the core keeps it in memory. */
 export interface Session {
@@ -23,7 +23,25 @@ export interface Session {
   /** Auth on: the token's permissions claim; null means the configured defaults. */
   permissions: Permissions | null;
   stats: SessionStats;
+  /** SHA-256 of the resume token handed out in hub:connected (src/core/resume-token.ts); null when resume is off. */
+  resumeHash: string | null;
+  /** The offline mailbox of a suspended session (src/core/mailbox.ts). */
+  mailbox: MailboxState;
+  /** In memory only, never in the attachment: the last frames sent to the socket (src/core/replay.ts). */
+  recent?: { frames: string[]; chars: number } | undefined;
 }
+
+/** What the session knows of its mailbox, so a live or empty one never costs a storage read. */
+export interface MailboxState {
+  /** Arrival sequence of the last row written. */
+  seq: number;
+  /** Rows waiting. */
+  count: number;
+  /** Frame bytes waiting. */
+  bytes: number;
+}
+
+export const emptyMailbox = (): MailboxState => ({ seq: 0, count: 0, bytes: 0 });
 
 /** Delivery bookkeeping of a session, kept with it across hibernation. */
 export interface Flow {
@@ -41,7 +59,7 @@ export interface Flow {
 
 export const emptyFlow = (): Flow => ({ bufSeq: 0, buffered: 0, dropped: 0, queued: 0, pausedByHub: false });
 
-const STATE_NAMES = ['connecting', 'registered', 'paused', 'rate-limited', 'closing', 'closed'] as const;
+const STATE_NAMES = ['connecting', 'registered', 'paused', 'rate-limited', 'suspended', 'closing', 'closed'] as const;
 const nullableNumber = z.number().nullable();
 
 const contextSchema = z.object({
@@ -58,6 +76,9 @@ const contextSchema = z.object({
   closeDeadline: nullableNumber,
   closeCode: nullableNumber,
   closeReason: z.string().nullable(),
+  // Written since session resume (issue 14); older attachments read as resume off.
+  resumeGraceMs: z.number().default(0),
+  graceUntil: nullableNumber.default(null),
 });
 
 /**
@@ -83,6 +104,8 @@ export const attachmentSchema = z.object({
   authExpiresAt: nullableNumber.default(null),
   permissions: permissionsSchema.nullable().default(null),
   stats: sessionStatsSchema.default(emptyStats),
+  resumeHash: z.string().nullable().default(null),
+  mailbox: z.object({ seq: z.number(), count: z.number(), bytes: z.number() }).default(emptyMailbox),
 });
 export type Attachment = z.infer<typeof attachmentSchema>;
 
@@ -93,6 +116,12 @@ export const countsTraffic = (session: Session): boolean => {
   const state = stateOf(session);
   return state !== 'closing' && state !== 'closed';
 };
+
+/** Held without a socket for the resume grace period; messages to it go to its mailbox. */
+export const isSuspended = (session: Session): boolean => session.snapshot.value === 'suspended';
+
+/** A session messages may be addressed to: live, or suspended (they wait in its mailbox). */
+export const isReachable = (session: Session): boolean => isLive(session) || isSuspended(session);
 
 export const isLive = (session: Session): boolean => {
   const state = stateOf(session);
@@ -111,6 +140,8 @@ export const toAttachment = (session: Session): Attachment => ({
   authExpiresAt: session.authExpiresAt,
   permissions: session.permissions,
   stats: session.stats,
+  resumeHash: session.resumeHash,
+  mailbox: session.mailbox,
 });
 
 export const fromAttachment = (raw: unknown): Session | null => {
@@ -128,6 +159,8 @@ export const fromAttachment = (raw: unknown): Session | null => {
     authExpiresAt: a.authExpiresAt,
     permissions: a.permissions,
     stats: a.stats,
+    resumeHash: a.resumeHash,
+    mailbox: a.mailbox,
   };
 };
 
@@ -139,6 +172,8 @@ export const deadlineOf = (session: Session): number | null => {
       return c.connectDeadline;
     case 'closing':
       return c.closeDeadline;
+    case 'suspended':
+      return c.graceUntil;
     case 'closed':
       return null;
     default: {

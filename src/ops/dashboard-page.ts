@@ -61,7 +61,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   const stateNames = Object.keys(machine.states);
   const LAYOUT = {
     connecting: [10, 72], registered: [150, 30], paused: [300, 8], 'rate-limited': [300, 72],
-    closing: [150, 132], closed: [300, 132],
+    suspended: [10, 132], closing: [150, 132], closed: [300, 132],
   };
   const W = 100, H = 28;
   // States the layout does not know (a future machine) go in a row at the bottom.

@@ -85,7 +85,7 @@ const FAMILIES: Family[] = [
   scalar(
     'signalhub_queued_deliveries',
     'gauge',
-    'Deliveries waiting in fan-out jobs and pause buffers.',
+    'Deliveries waiting in fan-out jobs, pause buffers and mailboxes of suspended sessions.',
     (s) => s.queuedDeliveries,
   ),
   scalar(
@@ -100,6 +100,12 @@ const FAMILIES: Family[] = [
     type: 'counter',
     help: 'Sessions that started closing, by close reason (peer_closed: the client closed first).',
     samples: (s) => withRemainder('reason', s.counters.ops?.closes, s.counters.connectionsClosed),
+  },
+  {
+    name: 'signalhub_mailbox_messages_total',
+    type: 'counter',
+    help: 'Messages for suspended sessions, by outcome (queued, delivered at resume, dropped_overflow, dropped_expired).',
+    samples: (s) => byLabel('outcome', s.counters.ops?.mailbox),
   },
   scalar(
     'signalhub_frames_received_total',

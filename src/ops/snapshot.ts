@@ -38,7 +38,7 @@ export const recordShellEvent = (kv: KvStore, field: keyof ShellCounters, by = 1
   kv.put('meta', SHELL_KEY, counters);
 };
 
-const STATES: SessionState[] = ['connecting', 'registered', 'paused', 'rate-limited', 'closing'];
+const STATES: SessionState[] = ['connecting', 'registered', 'paused', 'rate-limited', 'suspended', 'closing'];
 
 /** Everything /metrics reports about one hub, as the object sends it to the Worker. */
 export interface HubSnapshot {
@@ -68,7 +68,7 @@ export const hubSnapshot = (core: HubCore, host: HubHost, now: number): HubSnaps
     maxAttachmentBytes = Math.max(maxAttachmentBytes, serializedSize(toAttachment(session)));
     const state = stateOf(session);
     if (state in sessions) sessions[state]!++;
-    if (state !== 'closing' && (isPaused(session) || session.flow.pausedByHub)) pausedSessions++;
+    if (state !== 'closing' && state !== 'suspended' && (isPaused(session) || session.flow.pausedByHub)) pausedSessions++;
   }
   return {
     counters: core.counters,

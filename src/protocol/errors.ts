@@ -62,6 +62,17 @@ export const ERRORS = {
     retryable: true,
     resolution: 'Wait for the hub:delivery_ack of earlier asks (their targets are paused or your queue is long), or send as tell.',
   },
+  // Session resume (issue 14): what happens to a message for a suspended session.
+  resume_expired: {
+    replyType: 'hub:error',
+    retryable: true,
+    resolution: 'The target lost its connection and did not resume in time; discover it again and resend once it is back.',
+  },
+  mailbox_full: {
+    replyType: 'hub:error',
+    retryable: true,
+    resolution: 'The target is offline and its mailbox is full; wait for it to resume (or its session to end) and resend.',
+  },
   internal_error: {
     replyType: 'hub:error',
     retryable: true,

@@ -67,6 +67,18 @@ export const refreshTokenPayload = z.object({ token: z.string().min(1) });
 
 export const emptyPayload = z.unknown();
 
+/**
+ * hub:connect may carry the resume token of an earlier session (issue 14).
+ * Older clients send no payload or an empty object; both stay valid. A token
+ * that is not a string of the right size is treated as absent by the hub, so
+ * a stale or mangled token never blocks connecting.
+ */
+export const connectPayload = z
+  .object({ resumeToken: z.string().max(256).optional() })
+  .loose()
+  .nullable()
+  .optional();
+
 export const TOPIC_PATTERN = /^[A-Za-z0-9_.:/-]{1,256}$/;
 export const topicSchema = z
   .string()
@@ -109,7 +121,7 @@ export const publishPayload = z.object({ topic: topicSchema, type: appType, data
 export const flowPayload = z.object({ reason: wellFormed(z.string().max(256)).optional() }).nullable().optional();
 
 export const requestSchemas = {
-  'hub:connect': emptyPayload,
+  'hub:connect': connectPayload,
   'hub:heartbeat': heartbeatPayload,
   'hub:disconnect': disconnectPayload,
   'hub:register': registerPayload,

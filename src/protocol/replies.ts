@@ -33,6 +33,14 @@ export const connectedPayload = z.strictObject({
   rateLimit: z.strictObject({ perSecond: z.number().nonnegative(), burst: z.number().nonnegative() }),
   token: z.string(),
   tokenExpiresAt: time,
+  /**
+   * Present it in the next hub:connect to resume this session after an
+   * unexpected drop (PROTOCOL.md "Session resume"). Both fields are absent
+   * while resume is off (RESUME_GRACE_MS 0), so that reply is unchanged.
+   */
+  resumeToken: z.string().min(1).optional(),
+  /** Whether this connection continues an earlier session (same sessionId, registrations and subscriptions). */
+  resumed: z.boolean().optional(),
 });
 
 export const registeredPayload = z.strictObject({
@@ -252,6 +260,9 @@ export const hubErrorPayload = z.discriminatedUnion('code', [
   errorOf('too_many_registrations').extend({ details: capDetails }),
   errorOf('too_many_subscriptions').extend({ details: capDetails }),
   errorOf('too_many_pending_asks').extend({ details: capDetails }),
+  // Session resume (PROTOCOL.md "Session resume"): the target was suspended, not gone for good.
+  errorOf('resume_expired').extend({ details: z.looseObject({ actorAddress: z.string() }) }),
+  errorOf('mailbox_full').extend({ details: z.looseObject({ actorAddress: z.string(), limit: z.number().int().min(0) }) }),
 ]);
 
 export const unknownActorPayload = z.strictObject({ ...errorFields('unknown_actor'), actorAddress: z.string() });

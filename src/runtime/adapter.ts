@@ -8,7 +8,8 @@ import type { LogEntry } from '../core/log';
 import type { HubHost } from '../core/turn';
 import type { ShellCounters } from '../ops/snapshot';
 import type { AlarmPort, Clock, ConnectionManager } from './connections';
-import { internalErrorFrame } from './hub-frames';
+import type { ConnectClaim, HubConnection, RuntimeHooks } from './hooks';
+import { hookReplyFrame, internalErrorFrame } from './hub-frames';
 
 /**
  * The one runtime adapter: it turns runtime events (a socket opened, a frame,
@@ -55,6 +56,8 @@ export interface RuntimeOptions<S> {
   /** The JWT secret auth preparation verifies with (auth on). */
   secret: string;
   plugins?: readonly RuntimePlugin<S>[];
+  /** The embedding application's hooks (src/runtime/hooks.ts); none by default. */
+  hooks?: RuntimeHooks;
   /** Sees every effect just before it is performed (the harness records sends and closes). */
   onEffect?: (effect: Effect) => void;
   /**
@@ -94,12 +97,19 @@ export class RuntimeAdapter<S> {
   private readonly performers: Performers;
   private readonly plugins: readonly RuntimePlugin<S>[];
   private readonly dispatch: (effects: Effect[]) => void;
+  private readonly hooks: RuntimeHooks;
+  /** Frames wait in the queue when a token check or an authorize hook may await. */
+  private readonly queued: boolean;
+  /** Promises of hooks started by the current event; the event's promise waits for them. */
+  private pending: Promise<unknown>[] = [];
 
   constructor(
     readonly io: RuntimeIO<S>,
     private readonly options: RuntimeOptions<S>,
   ) {
     this.plugins = options.plugins ?? [];
+    this.hooks = options.hooks ?? {};
+    this.queued = options.config.authEnabled || this.hooks.authorize !== undefined;
     this.dispatch = options.dispatch ?? ((effects) => this.perform(effects));
     const { connections } = io;
     this.performers = {
@@ -119,6 +129,10 @@ export class RuntimeAdapter<S> {
       },
       alarm: (e) => io.alarm.set(e.at),
       log: (e) => io.log(e.entry),
+      app: (e) => {
+        const { hooks } = this;
+        if (hooks.onMessage) this.hook('onMessage', e.conn, () => hooks.onMessage!(this.connection(e.conn), e.envelope));
+      },
     };
   }
 
@@ -150,6 +164,7 @@ export class RuntimeAdapter<S> {
       restored.push({ connId, attachment: connections.readAttachment(socket) });
     }
     const core = new HubCore(this.options.config, this.io.host, restored);
+    core.appMessages = this.hooks.onMessage !== undefined;
     this.core = core;
     if (!this.woken && restored.length > 0) this.io.count?.('wakes');
     this.woken = true;
@@ -203,7 +218,7 @@ export class RuntimeAdapter<S> {
     const connId = this.connOf(socket);
     if (connId === undefined) return undefined; // inspector frames are ignored
     this.io.connections.track(connId, socket);
-    if (!this.options.config.authEnabled) {
+    if (!this.queued) {
       const core = this.hub();
       let effects: Effect[];
       try {
@@ -213,11 +228,20 @@ export class RuntimeAdapter<S> {
         return undefined;
       }
       this.dispatch(effects);
-      return undefined;
+      return this.settle();
     }
     const turn = this.inbox.then(async () => {
-      const auth = await this.prepare(connId, data);
+      const text = typeof data === 'string' ? data : decoder.decode(data);
+      let auth = this.options.config.authEnabled ? await this.prepare(connId, text) : undefined;
+      if (this.hooks.authorize) {
+        const claim = this.connectClaim(connId, text, auth);
+        if (claim !== null) {
+          const refusal = await this.authorize(claim);
+          if (refusal) auth = { ...auth, refusal };
+        }
+      }
       this.run(() => this.hub().frame(connId, data, this.io.clock.now(), auth), connId);
+      await this.settle();
     });
     // A failed step must not stall every later frame behind it.
     this.inbox = turn.catch(() => undefined);
@@ -225,14 +249,14 @@ export class RuntimeAdapter<S> {
   }
 
   /** The runtime reports a close. The close handshake is completed at once so the client is not left in CLOSING. */
-  closed(socket: S, code: number): void {
+  closed(socket: S, code: number): Promise<void> | undefined {
     this.io.connections.close(socket, sendableCode(code), 'closed');
-    this.ended(socket, code);
+    return this.ended(socket, code);
   }
 
   /** The socket failed; the hub sees it as an abnormal close. */
-  errored(socket: S): void {
-    this.ended(socket, 1006);
+  errored(socket: S): Promise<void> | undefined {
+    return this.ended(socket, 1006);
   }
 
   alarm(): void {
@@ -249,25 +273,114 @@ export class RuntimeAdapter<S> {
 
   // ---------------------------------------------------------------- internals
 
-  private ended(socket: S, code: number): void {
+  private ended(socket: S, code: number): Promise<void> | undefined {
     const connId = this.connOf(socket);
     if (connId === undefined) {
       this.emit({ type: 'left', socket, tags: this.io.connections.tags(socket) });
-      return;
+      return undefined;
     }
+    const { onClose } = this.hooks;
+    // Who the session was, read before the core forgets it.
+    const conn = onClose ? this.connection(connId, this.hub(socket)) : null;
     this.run(() => this.hub(socket).closed(connId, code, this.io.clock.now()), undefined);
     this.io.connections.release(connId);
+    if (onClose && conn) this.hook('onClose', connId, () => onClose.call(this.hooks, conn, { code }));
+    return this.settle();
   }
 
   /** The verdict on the JWT a frame carries (hub:connect and hub:refresh_token only); the core checks the rest. */
-  private async prepare(connId: string, data: string | ArrayBuffer): Promise<AuthInput | undefined> {
-    const text = typeof data === 'string' ? data : decoder.decode(data);
+  private async prepare(connId: string, text: string): Promise<AuthInput | undefined> {
     try {
       return await prepareAuth(text, this.options.secret, this.io.clock.now(), this.options.config.maxMessageSize);
     } catch (err) {
       this.io.log({ level: 'error', event: 'auth.verify_failed', connId, error: String(err) });
       return undefined;
     }
+  }
+
+  /**
+   * Who a hub:connect frame would connect as, for the authorize hook; null
+   * when the frame is no hub:connect, the session is past connecting, or the
+   * core will refuse it anyway (oversized, no valid token with auth on).
+   */
+  private connectClaim(connId: string, text: string, auth: AuthInput | undefined): ConnectClaim | null {
+    if (text.length > this.options.config.maxMessageSize || !text.includes('hub:connect')) return null;
+    if (this.hub().session(connId)?.snapshot.value !== 'connecting') return null;
+    let frame: { type?: unknown; from?: unknown; metadata?: unknown };
+    try {
+      frame = JSON.parse(text) as typeof frame;
+    } catch {
+      return null;
+    }
+    if (frame === null || typeof frame !== 'object' || frame.type !== 'hub:connect') return null;
+    const metadata = frame.metadata !== null && typeof frame.metadata === 'object' ? (frame.metadata as Record<string, unknown>) : {};
+    if (this.options.config.authEnabled) {
+      const verdict = auth?.verdict;
+      return verdict?.ok ? { connId, identity: verdict.identity, capabilities: verdict.capabilities, metadata } : null;
+    }
+    if (typeof frame.from !== 'string') return null;
+    const claimed = Array.isArray(metadata.capabilities) ? metadata.capabilities.filter((c): c is string => typeof c === 'string') : [];
+    return { connId, identity: frame.from, capabilities: claimed, metadata };
+  }
+
+  /** Asks the authorize hook; one that throws refuses (fail closed). */
+  private async authorize(claim: ConnectClaim) {
+    try {
+      return (await this.hooks.authorize!(claim)) ?? undefined;
+    } catch (err) {
+      this.io.log({ level: 'error', event: 'hook.failed', hook: 'authorize', connId: claim.connId, error: errorText(err) });
+      return {
+        reason: 'authorize_failed',
+        message: 'The hub could not decide whether to admit this identity.',
+        resolution: 'Try again later; if it keeps failing, tell the hub operator the time.',
+      };
+    }
+  }
+
+  /** A connection as hooks see it; `core` is the one that knows the session (default: the live one). */
+  connection(connId: string, core: HubCore | null = this.core): HubConnection {
+    const { connections } = this.io;
+    const identity = core?.session(connId)?.snapshot.context.identity ?? null;
+    const send = (frame: string): void => {
+      const socket = connections.get(connId);
+      if (socket !== undefined) connections.send(socket, frame);
+    };
+    return {
+      id: connId,
+      identity,
+      send,
+      reply: (message, type, payload) => send(hookReplyFrame(this.io.host.ids.id(), this.io.clock.now(), message, type, payload)),
+      close: (code, reason) => {
+        const socket = connections.get(connId);
+        if (socket !== undefined) connections.close(socket, code, reason);
+      },
+    };
+  }
+
+  /** Runs a hook now; returns a promise if it (or another hook of this event) is still running. */
+  runHook(name: string, connId: string, call: () => unknown): Promise<void> | undefined {
+    this.hook(name, connId, call);
+    return this.settle();
+  }
+
+  /** Runs a hook; a throw or a rejection is logged, never passed on. */
+  private hook(name: string, connId: string, call: () => unknown): void {
+    const failed = (err: unknown): void =>
+      this.io.log({ level: 'error', event: 'hook.failed', hook: name, connId, error: errorText(err) });
+    try {
+      const result = call();
+      if (result instanceof Promise) this.pending.push(result.catch(failed));
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  /** A promise for the hooks the current event started, or undefined when none is pending. */
+  private settle(): Promise<void> | undefined {
+    if (this.pending.length === 0) return undefined;
+    const pending = this.pending;
+    this.pending = [];
+    return Promise.all(pending).then(() => undefined);
   }
 
   /** The runtime's last auto-ping per session, handed to `tick` as data like `now`. */

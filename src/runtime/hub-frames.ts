@@ -1,5 +1,6 @@
 import { HUB_ADDRESS } from '../protocol/envelope';
 import { errorReply } from '../protocol/errors';
+import type { Envelope } from '../protocol/envelope';
 
 /**
  * The `internal_error` reply the adapter sends when an exception escaped the
@@ -21,6 +22,27 @@ export const internalErrorFrame = (id: string, now: number): string =>
     correlationId: null,
     timestamp: now,
     metadata: {},
+    ttl: null,
+    signature: null,
+  });
+
+/**
+ * The answer of an application hook to `message`: from the address the
+ * message was sent to, back to its sender, correlated with its id. It is an
+ * application message, not a hub reply, so it carries the metadata of a
+ * forwarded one (docs/PROTOCOL.md, "Application messages").
+ */
+export const hookReplyFrame = (id: string, now: number, message: Envelope, type: string, payload: unknown): string =>
+  JSON.stringify({
+    id,
+    from: message.to,
+    to: message.from,
+    type,
+    payload,
+    pattern: 'tell',
+    correlationId: message.id,
+    timestamp: now,
+    metadata: { forwarded: true, via: HUB_ADDRESS, originalMessageId: message.id },
     ttl: null,
     signature: null,
   });

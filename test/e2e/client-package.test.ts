@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPackages } from '../../scripts/build-packages';
 import { startDevServer, type DevServer } from './support/dev-server';
+import { ROOT, expectOnlyBuild, packWorkspaces, run, scratchProject, type Packed } from './support/packages';
 
 /**
  * The client as another project gets it: built, packed with `npm pack`,
@@ -14,31 +12,17 @@ import { startDevServer, type DevServer } from './support/dev-server';
  * `wrangler dev` hub.
  */
 
-const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '../..');
-const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 // The versions the repository itself uses, so the scratch install needs nothing new.
 const NODE_WEBSOCKET = ['ws@8.23.0', '@types/ws@8.18.2', '@types/node@20.19.25'];
-
-interface Packed {
-  filename: string;
-  files: { path: string }[];
-}
 
 let hub: DevServer;
 let packDir = '';
 let scratch = '';
-const packed = new Map<string, Packed>();
+let packed = new Map<string, Packed>();
 
 beforeAll(async () => {
   await buildPackages();
-  packDir = mkdtempSync(join(tmpdir(), 'signal-hub-pack-'));
-  const { stdout } = await run(
-    'npm',
-    ['pack', '--json', '--pack-destination', packDir, '-w', 'signal-hub-protocol', '-w', 'signal-hub-client'],
-    { cwd: ROOT },
-  );
-  for (const entry of JSON.parse(stdout) as (Packed & { name: string })[]) packed.set(entry.name, entry);
+  ({ dir: packDir, packed } = await packWorkspaces(['signal-hub-protocol', 'signal-hub-client']));
   hub = await startDevServer();
 }, 180_000);
 
@@ -88,13 +72,10 @@ await Promise.all([alice.disconnect(), bob.disconnect()]);
 
 describe('the signal-hub-client package', () => {
   it('packs only its build: ESM, declarations and the browser bundle, with no server code', () => {
-    const client = packed.get('signal-hub-client')!;
-    const paths = client.files.map((f) => f.path).sort();
+    const paths = expectOnlyBuild(packed.get('signal-hub-client')!);
     expect(paths).toContain('dist/index.js');
     expect(paths).toContain('dist/index.d.ts');
     expect(paths).toContain('dist/browser.js');
-    for (const path of paths) expect(path === 'package.json' || path === 'README.md' || path.startsWith('dist/'), path).toBe(true);
-    expect(paths.filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts'))).toEqual([]);
 
     const manifest = JSON.parse(readFileSync(join(ROOT, 'src/client/package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
@@ -108,29 +89,14 @@ describe('the signal-hub-client package', () => {
   });
 
   it('installs from the tarballs outside the repo, type-checks with nodenext and talks to wrangler dev', async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'signal-hub-scratch-'));
-    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
-    const tarballs = ['signal-hub-protocol', 'signal-hub-client'].map((name) => join(packDir, packed.get(name)!.filename));
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', ...tarballs, ...NODE_WEBSOCKET], {
-      cwd: scratch,
-    });
-    writeFileSync(
-      join(scratch, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          strict: true,
-          types: ['node'],
-          outDir: 'out',
-        },
-        files: ['main.ts'],
-      }),
-    );
-    writeFileSync(join(scratch, 'main.ts'), PROGRAM);
-    await run(process.execPath, [TSC, '-p', scratch]).catch((err: { stdout?: string }) => {
-      throw new Error(`tsc failed in the scratch project:\n${err.stdout ?? String(err)}`);
+    scratch = await scratchProject({
+      packDir,
+      packed,
+      workspaces: ['signal-hub-protocol', 'signal-hub-client'],
+      extra: NODE_WEBSOCKET,
+      compilerOptions: { types: ['node'], outDir: 'out' },
+      file: 'main.ts',
+      source: PROGRAM,
     });
 
     const { stdout } = await run(process.execPath, [join(scratch, 'out/main.js')], {

@@ -177,7 +177,7 @@ describe('client against wrangler dev (short heartbeat)', () => {
     expect((await idle.client.discover('*')).actors).toEqual([]);
   });
 
-  it('reconnects after the hub drops the socket, re-registers, re-subscribes, and flushes sends queued meanwhile in order', async () => {
+  it('resumes after the hub drops the socket (heartbeat timeout): keeps its registration and subscription, and flushes sends queued meanwhile in order', async () => {
     const hub = freshHub('drop');
     const { control, WebSocketClass } = silenceableWebSocket();
     const carol = makeClient(server, hub, '@(e2e/carol)', { WebSocket: WebSocketClass });
@@ -209,8 +209,8 @@ describe('client against wrangler dev (short heartbeat)', () => {
       willReconnect: true,
       cause: { kind: 'closed', code: 4408, reason: 'heartbeat_timeout', message: 'the connection closed with code 4408 (heartbeat_timeout)' },
     });
-    // A rebuilt session; the subscription recovered from its position (nothing was published meanwhile).
-    expect(await restored).toEqual({ resumed: false, registrations: 1, subscriptions: 1, failed: 0, lostTopics: [] });
+    // A heartbeat timeout suspends the session (session resume): the client resumes it instead of rebuilding it.
+    expect(await restored).toEqual({ resumed: true, registrations: 1, subscriptions: 1, failed: 0, lostTopics: [] });
     expect(carol.client.state).toBe('connected');
     expect(carol.states).toEqual(['connecting', 'connected', 'reconnecting', 'connecting', 'connected']);
 
@@ -219,7 +219,7 @@ describe('client against wrangler dev (short heartbeat)', () => {
     expect(queued.map((m) => m.payload)).toEqual([1, 2, 3]);
     expect(queued.every((m) => m.from === '@(e2e/carol/inbox)')).toBe(true);
 
-    // The re-subscription receives publications again, and the re-registered address is reachable.
+    // The kept subscription receives publications again, and the kept address is reachable.
     const published = await dave.client.publish('news', 'headline', 'after the drop');
     expect(published.subscriberCount).toBe(1);
     await waitFor(() => news.length === 1, 5_000, 'publication after the reconnect');

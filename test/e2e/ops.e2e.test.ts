@@ -219,6 +219,7 @@ describe('POST /admin/shutdown', () => {
       await client.register('@(ops/client)');
       const restored = new Promise<unknown>((resolve) => client.on('restored', resolve));
       expect((await fetch(`${server.baseUrl}/admin/shutdown/${hub}`, { method: 'POST', headers: auth })).status).toBe(200);
+      // A shutdown closes sessions (it does not suspend them): the client rebuilds on a new one.
       expect(await restored).toEqual({ resumed: false, registrations: 1, subscriptions: 0, failed: 0, lostTopics: [] });
       expect(disconnects[0]).toEqual({
         code: 1001,

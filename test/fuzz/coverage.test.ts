@@ -29,11 +29,13 @@ describe('session machine transition coverage', () => {
     const [limited] = [sessionMachine.resolveState({ value: 'rate-limited', context: {
       sessionId: 's', identity: '@(a)', capabilities: [], openedAt: 0, lastSeen: 0, connectDeadline: null,
       connectTimeoutMs: 1000, heartbeatTimeoutMs: 3000, rateLimitedUntil: 500, resumeTo: 'paused',
-      closeDeadline: null, closeCode: null, closeReason: null,
+      closeDeadline: null, closeCode: null, closeReason: null, resumeGraceMs: 0, graceUntil: null,
     } })];
-    expect(transitionTaken({ before: limited, event: { type: 'TICK', now: 100, pingAt: 50 } })).toBe('rate-limited:TICK:3');
-    expect(transitionTaken({ before: limited, event: { type: 'TICK', now: 600, pingAt: null } })).toBe('rate-limited:TICK:1');
-    expect(transitionTaken({ before: limited, event: { type: 'TICK', now: 3000, pingAt: null } })).toBe('rate-limited:TICK:0');
+    expect(transitionTaken({ before: limited, event: { type: 'TICK', now: 100, pingAt: 50 } })).toBe('rate-limited:TICK:4');
+    expect(transitionTaken({ before: limited, event: { type: 'TICK', now: 600, pingAt: null } })).toBe('rate-limited:TICK:2');
+    expect(transitionTaken({ before: limited, event: { type: 'TICK', now: 3000, pingAt: null } })).toBe('rate-limited:TICK:1');
+    // Branch 0 is the heartbeat timeout of a resumable session; this one has resume off.
+    expect(transitionTaken({ before: { ...limited, context: { ...limited.context, resumeGraceMs: 1 } } as typeof limited, event: { type: 'TICK', now: 3000, pingAt: null } })).toBe('rate-limited:TICK:0');
     expect(transitionTaken({ before: limited, event: { type: 'CONNECT_ACCEPTED', now: 1, identity: '@(a)', capabilities: [] } })).toBeNull();
   });
 

@@ -55,7 +55,7 @@ describe('session machine steps', () => {
       context: {
         sessionId: 's', identity: '@(a)', capabilities: [], openedAt: 0, lastSeen: 10, connectDeadline: null,
         connectTimeoutMs: 1000, heartbeatTimeoutMs: 3000, rateLimitedUntil: null, resumeTo: 'registered',
-        closeDeadline: null, closeCode: null, closeReason: null,
+        closeDeadline: null, closeCode: null, closeReason: null, resumeGraceMs: 0, graceUntil: null,
       },
     });
     const [later] = stepMachine(base, { type: 'FRAME', now: 20 });

@@ -547,7 +547,8 @@ describe('HubClient: reconnect', () => {
     });
     next.reply(next.request('hub:subscribe'), 'hub:subscribed', { topic: 'rooms/a', subscriptionId: 'new' });
     next.reply(next.request('hub:pause'), 'hub:paused', { paused: true, bufferLimit: 1000 });
-    // The hub keeps no topic history here, so the subscription cannot say nothing was missed.
+    // This fake hub sends no resume token, so the session is rebuilt, not resumed; and it keeps no topic
+    // history, so the subscription cannot say nothing was missed.
     expect(await restored).toEqual({ resumed: false, registrations: 1, subscriptions: 1, failed: 0, lostTopics: ['rooms/a'] });
     expect(handle.subscriptionId).toBe('new');
 
@@ -824,5 +825,60 @@ describe('HubClient: registrations', () => {
     await vi.advanceTimersByTimeAsync(100);
     const next = await accept(client);
     expect(next.requests.map((r) => r.type)).toEqual(['hub:connect']);
+  });
+});
+
+describe('HubClient: session resume', () => {
+  it('after a drop it presents the resume token; a resumed session is not rebuilt, and a resent copy of a message is dropped', async () => {
+    const client = make();
+    const ready = client.connect();
+    const first = await accept(client, { resumeToken: 'rt-1' });
+    await ready;
+    expect(first.request('hub:connect').payload).toBeNull();
+    const reg = client.register('@(unit/me/inbox)');
+    first.reply(first.request('hub:register'), 'hub:registered', {
+      actorAddress: '@(unit/me/inbox)',
+      expiresAt: Date.now() + 300_000,
+      renewalToken: 'r1',
+      version: 1,
+    });
+    await reg;
+    const sub = client.subscribe('rooms/a');
+    first.reply(first.request('hub:subscribe'), 'hub:subscribed', { topic: 'rooms/a', subscriptionId: 'sub-1' });
+    await sub;
+    const messages: unknown[] = [];
+    client.on('message', (m) => messages.push(m.payload));
+    const delivered = { ...hubFrame('chat', 1, { to: ME, from: '@(unit/x)' }), id: 'msg-1', metadata: { forwarded: true } };
+    first.receive(delivered);
+
+    const restored = new Promise((resolve) => client.on('restored', resolve));
+    first.drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    const second = FakeSocket.last;
+    expect(second).not.toBe(first);
+    second.open();
+    await tick();
+    expect(second.request('hub:connect').payload).toEqual({ resumeToken: 'rt-1' });
+    second.accept({ resumeToken: 'rt-2', resumed: true });
+    await tick();
+    expect(client.state).toBe('connected');
+    expect(await restored).toEqual({ resumed: true, registrations: 1, subscriptions: 1, failed: 0, lostTopics: [] });
+    // Nothing is registered or subscribed again on a resumed session.
+    expect(second.requests.map((r) => r.type)).toEqual(['hub:connect']);
+    // The hub resends what the old socket may have missed: the copy is dropped, the new one kept.
+    second.receive(delivered);
+    second.receive({ ...delivered, id: 'msg-2', payload: 2 });
+    expect(messages).toEqual([1, 2]);
+
+    // A client that disconnects on purpose does not resume next time.
+    await Promise.all([client.disconnect(), tick().then(() => second.drop(1000))]);
+    const again = client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    const third = FakeSocket.last;
+    third.open();
+    await tick();
+    expect(third.request('hub:connect').payload).toBeNull();
+    third.accept();
+    await again;
   });
 });

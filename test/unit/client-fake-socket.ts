@@ -90,6 +90,8 @@ export class FakeSocket implements SocketLike {
       heartbeatInterval: number;
       identity: string;
       token: string;
+      resumeToken: string;
+      resumed: boolean;
       /** capabilities.idempotency of hub:connected (issue 14 B); absent by default, as from a hub without it. */
       idempotency: { windowMs: number; limit: number; scope: 'session' | 'identity' };
     }> = {},
@@ -112,6 +114,8 @@ export class FakeSocket implements SocketLike {
         rateLimit: { perSecond: 10, burst: 20 },
         token: overrides.token ?? 'session-token-1',
         tokenExpiresAt: Date.now() + 3_600_000,
+        // A hub with session resume on sends both (docs/PROTOCOL.md "Session resume").
+        ...(overrides.resumeToken !== undefined && { resumeToken: overrides.resumeToken, resumed: overrides.resumed ?? false }),
       },
       { actorIdentity: overrides.identity ?? connect.from },
     );

@@ -213,6 +213,8 @@ export const CONTRACT_ERRORS: Record<string, string> = {
   registry_full: 'hub:error',
   invalid_token: 'hub:error',
   internal_error: 'hub:error',
+  resume_expired: 'hub:error',
+  mailbox_full: 'hub:error',
   unknown_actor: 'hub:unknown_actor',
   unauthorized: 'hub:unauthorized',
   rate_limited: 'hub:rate_limited',

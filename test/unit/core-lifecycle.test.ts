@@ -217,7 +217,12 @@ describe('heartbeat and liveness (§4)', () => {
     });
     expect(peer.socket.closed).toMatchObject({ code: 4408, by: 'hub' });
     expect(sendIndex(sc, peer, 'hub:disconnect')).toBeLessThan(closeIndex(sc, peer));
-    // A session that timed out holds no registrations.
+    // Resume on (the default): a timeout counts as a lost connection, so the
+    // session is suspended and holds its registrations for the grace period,
+    // then holds none.
+    expect(sc.state(peer)).toBe('suspended');
+    expect(sc.fake.registry.all().map((r) => r.address)).toEqual(['@(quiet)']);
+    sc.advance(DEFAULT_CONFIG.resumeGraceMs);
     expect(sc.fake.registry.all()).toEqual([]);
   });
 

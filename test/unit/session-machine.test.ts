@@ -16,7 +16,7 @@ import {
  */
 
 type Snap = SnapshotFrom<typeof sessionMachine>;
-type StateName = 'connecting' | 'registered' | 'paused' | 'rate-limited' | 'closing' | 'closed';
+type StateName = 'connecting' | 'registered' | 'paused' | 'rate-limited' | 'suspended' | 'closing' | 'closed';
 interface EffectAction {
   type: string;
   params?: unknown;
@@ -28,7 +28,14 @@ const HB_TIMEOUT = 60_000;
 const IDENTITY = '@(alice)';
 
 /** The only actions that may leave the machine: assigns are applied inside transition(). */
-const EFFECT_TYPES = new Set(['sendDisconnectNotice', 'sendDisconnectAck', 'closeSocket', 'releaseResources']);
+const EFFECT_TYPES = new Set([
+  'sendDisconnectNotice',
+  'sendDisconnectAck',
+  'closeSocket',
+  'releaseResources',
+  'suspendSession',
+  'deliverMailbox',
+]);
 
 const step = (snap: Snap, event: SessionEvent) => transition(sessionMachine, snap, event);
 
@@ -78,6 +85,19 @@ const closing = (): Snap =>
   step(registered(), { type: 'DISCONNECT_REQUESTED', now: CLOSING_AT, requestId: 'req-close' })[0];
 
 const lastSeenOf = (snap: Snap) => snap.context.lastSeen;
+
+/**
+ * Session resume (issue 14) is on when the session was opened with a grace
+ * period; the fixtures above have none (RESUME_GRACE_MS 0), so each is also
+ * built with one. The same walk, only the configured grace differs.
+ */
+const GRACE = 30_000;
+const resumable = (from: () => Snap) => (): Snap => {
+  const s = from();
+  return sessionMachine.resolveState({ value: s.value, context: { ...s.context, resumeGraceMs: GRACE } });
+};
+const DROPPED_AT = T0 + 600;
+const suspended = (): Snap => step(resumable(registered)(), { type: 'SOCKET_CLOSED', now: DROPPED_AT, code: 1006 })[0];
 
 // ---------------------------------------------------------------- the table
 
@@ -233,7 +253,17 @@ for (const { name, from } of liveStates) {
       context: closingContext(AT, 1001, 'server_shutdown'),
     },
     {
+      // A drop the client did not ask for suspends a resumable session: nothing is released.
       key: `${name}:SOCKET_CLOSED:0`,
+      from: resumable(from),
+      event: { type: 'SOCKET_CLOSED', now: AT, code: 1006 },
+      target: 'suspended',
+      actions: [{ type: 'suspendSession' }],
+      context: { closeCode: 1006, closeReason: 'connection_lost', graceUntil: AT + GRACE, rateLimitedUntil: null, resumeTo: 'registered' },
+    },
+    {
+      // Resume off (the fixture's grace is 0), or a close the peer started on purpose: released as before.
+      key: `${name}:SOCKET_CLOSED:1`,
       from,
       event: { type: 'SOCKET_CLOSED', now: AT, code: 1001 },
       target: 'closed',
@@ -244,10 +274,80 @@ for (const { name, from } of liveStates) {
   );
 }
 
-// registered --------------------------------------------------------------
+// A clean close (1000, 1001, 1005) of a resumable session still releases it: the client meant to leave.
+for (const code of [1000, 1001, 1005]) {
+  it(`a resumable session closed by its peer with ${code} is released, not suspended`, () => {
+    const [after, actions] = step(resumable(registered)(), { type: 'SOCKET_CLOSED', now: AT, code });
+    expect(after.value).toBe('closed');
+    expect(effectsOf(actions)).toEqual([release]);
+  });
+}
+
+/** A heartbeat timeout of a resumable session: told and closed as before, but suspended instead of released. */
+const heartbeatSuspend = (): Case['actions'] => [notice('heartbeat_timeout'), close(4408, 'heartbeat_timeout'), { type: 'suspendSession' }];
 cases.push(
   {
     key: 'registered:TICK:0',
+    from: resumable(registered),
+    event: { type: 'TICK', now: CONNECTED_AT + HB_TIMEOUT, pingAt: null },
+    target: 'suspended',
+    actions: heartbeatSuspend(),
+    context: { graceUntil: CONNECTED_AT + HB_TIMEOUT + GRACE, closeCode: 4408, closeReason: 'heartbeat_timeout', closeDeadline: null },
+  },
+  {
+    key: 'paused:TICK:0',
+    from: resumable(paused),
+    event: { type: 'TICK', now: PAUSED_AT + HB_TIMEOUT, pingAt: null },
+    target: 'suspended',
+    actions: heartbeatSuspend(),
+    // A pause does not survive the drop: the resumed socket starts unpaused.
+    context: { graceUntil: PAUSED_AT + HB_TIMEOUT + GRACE, resumeTo: 'registered' },
+  },
+  {
+    key: 'rate-limited:TICK:0',
+    from: resumable(rateLimited),
+    event: { type: 'TICK', now: CONNECTED_AT + HB_TIMEOUT, pingAt: null },
+    target: 'suspended',
+    actions: heartbeatSuspend(),
+    context: { graceUntil: CONNECTED_AT + HB_TIMEOUT + GRACE, rateLimitedUntil: null },
+  },
+);
+
+// suspended ---------------------------------------------------------------
+cases.push(
+  {
+    key: 'suspended:RESUMED:0',
+    from: suspended,
+    event: { type: 'RESUMED', now: DROPPED_AT + GRACE - 1 },
+    target: 'registered',
+    // The hub sends hub:connected first, then the mailbox (src/core/lifecycle.ts).
+    actions: [{ type: 'deliverMailbox' }],
+    context: { graceUntil: null, closeCode: null, closeReason: null, lastSeen: DROPPED_AT + GRACE - 1 },
+  },
+  {
+    key: 'suspended:TICK:0',
+    from: suspended,
+    event: { type: 'TICK', now: DROPPED_AT + GRACE, pingAt: null },
+    target: 'closed',
+    actions: [release],
+    context: { graceUntil: null, closeReason: 'resume_expired', closeCode: 1006 },
+    status: 'done',
+  },
+  {
+    key: 'suspended:DUPLICATE_DETECTED:0',
+    from: suspended,
+    event: { type: 'DUPLICATE_DETECTED', now: DROPPED_AT + 5 },
+    target: 'closed',
+    actions: [release],
+    context: { closeReason: 'duplicate_connection', closeDeadline: null },
+    status: 'done',
+  },
+);
+
+// registered --------------------------------------------------------------
+cases.push(
+  {
+    key: 'registered:TICK:1',
     from: registered,
     event: { type: 'TICK', now: CONNECTED_AT + HB_TIMEOUT, pingAt: null },
     target: 'closing',
@@ -257,7 +357,7 @@ cases.push(
   {
     // Silent past the timeout except for an auto-answered ping: the ping is
     // folded into liveness and the session survives.
-    key: 'registered:TICK:1',
+    key: 'registered:TICK:2',
     from: registered,
     event: { type: 'TICK', now: CONNECTED_AT + HB_TIMEOUT, pingAt: CONNECTED_AT + 30_000 },
     target: 'registered',
@@ -285,7 +385,7 @@ cases.push(
 // paused ------------------------------------------------------------------
 cases.push(
   {
-    key: 'paused:TICK:0',
+    key: 'paused:TICK:1',
     from: paused,
     event: { type: 'TICK', now: PAUSED_AT + HB_TIMEOUT + 5, pingAt: null },
     target: 'closing',
@@ -293,7 +393,7 @@ cases.push(
     context: closingContext(PAUSED_AT + HB_TIMEOUT + 5, 4408, 'heartbeat_timeout'),
   },
   {
-    key: 'paused:TICK:1',
+    key: 'paused:TICK:2',
     from: paused,
     event: { type: 'TICK', now: PAUSED_AT + HB_TIMEOUT, pingAt: PAUSED_AT + 1 },
     target: 'paused',
@@ -321,7 +421,7 @@ cases.push(
 // rate-limited ------------------------------------------------------------
 cases.push(
   {
-    key: 'rate-limited:TICK:0',
+    key: 'rate-limited:TICK:1',
     from: rateLimited,
     event: { type: 'TICK', now: CONNECTED_AT + HB_TIMEOUT, pingAt: null },
     target: 'closing',
@@ -329,7 +429,7 @@ cases.push(
     context: closingContext(CONNECTED_AT + HB_TIMEOUT, 4408, 'heartbeat_timeout'),
   },
   {
-    key: 'rate-limited:TICK:1',
+    key: 'rate-limited:TICK:2',
     from: rateLimitedFromPaused,
     event: { type: 'TICK', now: RETRY_AT, pingAt: null },
     target: 'paused',
@@ -337,7 +437,7 @@ cases.push(
     context: { rateLimitedUntil: null },
   },
   {
-    key: 'rate-limited:TICK:2',
+    key: 'rate-limited:TICK:3',
     from: rateLimited,
     event: { type: 'TICK', now: RETRY_AT, pingAt: RETRY_AT - 10 },
     target: 'registered',
@@ -345,7 +445,7 @@ cases.push(
     context: { rateLimitedUntil: null, lastSeen: RETRY_AT - 10 },
   },
   {
-    key: 'rate-limited:TICK:3',
+    key: 'rate-limited:TICK:4',
     from: rateLimited,
     event: { type: 'TICK', now: RETRY_AT - 1, pingAt: RETRY_AT - 2 },
     target: 'rate-limited',
@@ -446,9 +546,9 @@ describe('session machine: every transition', () => {
 
   it('enumeration sees the states the contract names', () => {
     const states = new Set(enumerateTransitions().map((k) => k.split(':')[0]));
-    expect([...states].sort()).toEqual(['closing', 'connecting', 'paused', 'rate-limited', 'registered']);
+    expect([...states].sort()).toEqual(['closing', 'connecting', 'paused', 'rate-limited', 'registered', 'suspended']);
     expect(Object.keys(sessionMachine.root.states).sort()).toEqual(
-      ['closed', 'closing', 'connecting', 'paused', 'rate-limited', 'registered'].sort(),
+      ['closed', 'closing', 'connecting', 'paused', 'rate-limited', 'registered', 'suspended'].sort(),
     );
   });
 
@@ -512,6 +612,22 @@ describe('session machine: events without a transition change nothing', () => {
     noOp(s, { type: 'DUPLICATE_DETECTED', now: CLOSING_AT + 1 });
     noOp(s, { type: 'DISCONNECT_REQUESTED', now: CLOSING_AT + 1, requestId: 'again' });
     noOp(s, { type: 'SHUTDOWN', now: CLOSING_AT + 1 });
+  });
+
+  it('a suspended session ignores everything but its resume, its grace deadline and a duplicate', () => {
+    const s = suspended();
+    noOp(s, { type: 'FRAME', now: DROPPED_AT + 1 });
+    noOp(s, { type: 'HEARTBEAT', now: DROPPED_AT + 1 });
+    // The old socket's close may still arrive after a heartbeat-timeout suspension.
+    noOp(s, { type: 'SOCKET_CLOSED', now: DROPPED_AT + 1, code: 4408 });
+    // Its record is durable, so a graceful shutdown leaves it resumable after the restart.
+    noOp(s, { type: 'SHUTDOWN', now: DROPPED_AT + 1 });
+    noOp(s, { type: 'TICK', now: DROPPED_AT + GRACE - 1, pingAt: null });
+    noOp(s, { type: 'DISCONNECT_REQUESTED', now: DROPPED_AT + 1, requestId: 'r' });
+  });
+
+  it('a live session ignores RESUMED', () => {
+    noOp(registered(), { type: 'RESUMED', now: AT });
   });
 
   it('closed is final', () => {

@@ -1,0 +1,92 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { NS } from '../../src/core/namespaces';
+import { SqlKvStore } from '../../src/storage/sql-kv-store';
+import { SqlRegistryStore } from '../../src/storage/sql-registry-store';
+import { WorkerdClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame } from './hub-client';
+
+/**
+ * Session resume (issue 14) in the real Durable Object: a client's socket
+ * goes away without hub:disconnect, others keep sending to it, the object
+ * is evicted while the session has no socket at all (its record and mailbox
+ * exist only in SQLite), and the client resumes on a new socket.
+ */
+
+const storedRows = (hub: string, ns: string): Promise<number> =>
+  runInDurableObject(stubFor(hub), (_instance, state) => new SqlKvStore(state.storage.sql).count(ns, ''));
+
+const appFrames = (client: WorkerdClient): Frame[] => client.events.flatMap((e) => (e.kind === 'frame' && !String(e.frame.type).startsWith('hub:') ? [e.frame] : []));
+
+describe('session resume across a forced hibernation', () => {
+  it('everything sent during the gap arrives once, in order, after hub:connected; asks are acknowledged then', async () => {
+    const hub = freshHub('resume');
+    const bob = await WorkerdClient.open(hub, '@(rw/bob)');
+    const connected = await bob.connect();
+    const { resumeToken, sessionId } = connected.payload as { resumeToken: string; sessionId: string; resumed: boolean };
+    expect(connected.payload.resumed).toBe(false);
+    expect(resumeToken.length).toBeGreaterThanOrEqual(22); // 24 random bytes, base64url
+    const registered = await bob.ask('hub:register', { actorAddress: '@(rw/bob)', capabilities: ['chat'] });
+    await bob.ask('hub:subscribe', { topic: 'rw-news' });
+    const alice = await WorkerdClient.connected(hub, '@(rw/alice)');
+
+    // A close the client did not mean as the end (not 1000/1001): the session is suspended, not released.
+    bob.close(4000);
+    await eventually(async () => (await storedRows(hub, NS.suspended)) === 1, 5_000, 'the suspended record');
+
+    alice.request('hub:send', { to: '@(rw/bob)', type: 'm', data: 1 }, { pattern: 'tell' });
+    const ask2 = alice.request('hub:send', { to: '@(rw/bob)', type: 'm', data: 2 }, { pattern: 'ask' });
+    expect((await alice.ask('hub:publish', { topic: 'rw-news', type: 'm', data: 3 })).payload.subscriberCount).toBe(1);
+    await hibernate(hub);
+    expect((await alice.ask('hub:broadcast', { type: 'm', data: 4 })).type).toBe('hub:broadcast_ack');
+    await hibernate(hub);
+    const ask5 = alice.request('hub:send', { to: '@(rw/bob)', type: 'm', data: 5 }, { pattern: 'ask' });
+    await eventually(async () => (await storedRows(hub, NS.mailbox)) === 5, 5_000, 'five letters in the mailbox');
+    // Nothing acknowledged while the target has no socket.
+    expect(alice.frames.filter((f) => f.type === 'hub:delivery_ack')).toEqual([]);
+    await hibernate(hub);
+
+    const bob2 = await WorkerdClient.open(hub, '@(rw/bob)');
+    const resumed = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
+    expect(resumed.type).toBe('hub:connected');
+    expect(resumed.payload).toMatchObject({ sessionId, resumed: true });
+    expect(resumed.payload.resumeToken).not.toBe(resumeToken);
+
+    await eventually(async () => appFrames(bob2).length >= 5, 5_000, 'the mailbox on the new socket');
+    // hub:connected came first; the mailbox followed in arrival order.
+    const firstFrame = bob2.events.find((e) => e.kind === 'frame');
+    expect(firstFrame && firstFrame.kind === 'frame' && firstFrame.frame.type).toBe('hub:connected');
+    const ack2 = await alice.reply(ask2);
+    const ack5 = await alice.reply(ask5);
+    expect([ack2.payload.status, ack5.payload.status]).toEqual(['delivered', 'delivered']);
+
+    // Something new goes after the mailbox, and nothing arrives twice.
+    alice.request('hub:send', { to: '@(rw/bob)', type: 'm', data: 6 }, { pattern: 'tell' });
+    await eventually(async () => appFrames(bob2).length >= 6, 5_000, 'the message sent after the resume');
+    await sleep(100);
+    expect(appFrames(bob2).map((f) => f.payload)).toEqual([1, 2, 3, 4, 5, 6]);
+
+    // The registration is the same one (version), and the session holds it on its new socket.
+    const found = await alice.ask('hub:discover', { pattern: 'rw/bob' });
+    expect(found.payload.actors.map((a: { address: string }) => a.address)).toEqual(['@(rw/bob)']);
+    const row = await runInDurableObject(stubFor(hub), (_instance, state) => new SqlRegistryStore(state.storage.sql).get('@(rw/bob)'));
+    expect(row).toMatchObject({ version: registered.payload.version, sessionId });
+    expect(await storedRows(hub, NS.mailbox)).toBe(0);
+    expect(await storedRows(hub, NS.suspended)).toBe(0);
+    await bob2.expectAlive();
+  });
+
+  it('a normal close (1000) releases at once: the address is unknown and the token resumes nothing', async () => {
+    const hub = freshHub('resume-clean');
+    const bob = await WorkerdClient.open(hub, '@(rw/bob)');
+    const { resumeToken } = (await bob.connect()).payload as { resumeToken: string };
+    await bob.ask('hub:register', { actorAddress: '@(rw/bob)', capabilities: [] });
+    const alice = await WorkerdClient.connected(hub, '@(rw/alice)');
+    bob.close(1000);
+    await bob.waitClosed();
+    await eventually(async () => (await alice.ask('hub:send', { to: '@(rw/bob)', type: 'm', data: 1 })).type === 'hub:unknown_actor', 5_000, 'release');
+    await hibernate(hub);
+    const bob2 = await WorkerdClient.open(hub, '@(rw/bob)');
+    const again = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
+    expect(again.payload.resumed).toBe(false);
+  });
+});

@@ -72,4 +72,7 @@ export const WEIGHTED_COMMANDS: [string, CommandArb, number][] = [
 ];
 
 /** One arbitrary over all commands, by weight (fc.commands would pick its arbitraries uniformly). */
-export const commandArbs = (): CommandArb[] => [fc.oneof(...WEIGHTED_COMMANDS.map(([, arbitrary, weight]) => ({ arbitrary, weight })))];
+/** `without`: command names left out (the differential keeps the command mix it had before a command was added). */
+export const commandArbs = (without: readonly string[] = []): CommandArb[] => [
+  fc.oneof(...WEIGHTED_COMMANDS.filter(([name]) => !without.includes(name)).map(([, arbitrary, weight]) => ({ arbitrary, weight }))),
+];

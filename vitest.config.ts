@@ -143,6 +143,20 @@ export default defineConfig({
         },
       },
       {
+        // The differential check (core in the fake object vs the real object) with session
+        // resume off: the fuzz model releases a dropped session at once, as the hub does
+        // without resume. Resume has its own property (test/fuzz/resume.test.ts) and
+        // real-object tests (test/workerd/resume.test.ts).
+        plugins: [
+          cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { bindings: pinned({ RESUME_GRACE_MS: 0 }) } }),
+        ],
+        test: {
+          name: 'workerd-differential',
+          include: ['test/workerd-differential/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
         // SignalHub mounted in a Worker of its own (test/workerd-mount/worker.ts): a subclass
         // with hooks, bound as SIGNAL_HUB, beside that Worker's own routes.
         plugins: [

@@ -8,7 +8,7 @@ import type { Trace } from '../../harness/trace';
 import { parseConfig } from '../../src/config';
 import { runInDurableObject } from 'cloudflare:test';
 import type { HubCore } from '../../src/core/hub';
-import { WorkerdClient, freshHub, hibernate, sleep, stubFor } from './hub-client';
+import { WorkerdClient, freshHub, hibernate, sleep, stubFor } from '../workerd/hub-client';
 
 /**
  * The runtime hibernates an object only after seconds of idleness, by when
@@ -16,15 +16,6 @@ import { WorkerdClient, freshHub, hibernate, sleep, stubFor } from './hub-client
  * requests"); evictDurableObject alone is abrupt. So the pending flush runs
  * first, as the fake's hibernate() does.
  */
-/**
- * Issue 14 B's resend is left out of the generated mix, so these traces are
- * the ones they were before it: adding a command reshuffles every sample, and
- * the reshuffled ones reach a gap that is not the resend's (the model here
- * releases a session on a 3000 close while the hub, with RESUME_GRACE_MS on
- * from wrangler.toml, suspends it). The fuzz model covers resends on the
- * fake; test/workerd/recovery.test.ts covers them in the real object.
- */
-const WITHOUT = ['resend'];
 
 const hibernateAfterIdle = async (hub: string): Promise<void> => {
   await runInDurableObject(stubFor(hub), (instance) => {
@@ -154,7 +145,7 @@ describe('differential: hub core in the fake object vs the real Durable Object',
     confirmCloses: fc.constant(true),
     preconnect: fc.integer({ min: 1, max: 3 }),
   });
-  const samples = fc.sample(fc.tuple(setupArb, commandsArb(40, WITHOUT)), { seed: SEED, numRuns: TRACES });
+  const samples = fc.sample(fc.tuple(setupArb, commandsArb(40)), { seed: SEED, numRuns: TRACES });
 
   it.each(samples.map((s, i) => [i, s] as const))('generated trace %i gives the same transcript', async (_i, [setup, cmds]) => {
     const fuzzed = await runScenario(setup, cmds, { profile: DIFFERENTIAL_PROFILE, settle: false, startTime: Date.now() });

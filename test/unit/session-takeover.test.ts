@@ -1,4 +1,8 @@
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { FakeHubObject, configWith } from '../../harness/fake-object';
+import { prepareAuth } from '../../src/auth/prepare';
+import { buildRequest } from '../../src/protocol/build';
 import { DEFAULT_CONFIG } from '../../src/config';
 import { RecentIds } from '../../src/client/recent-ids';
 import { PROTOCOL_VERSION, Scenario, bothWays, type Msg, type Peer } from './core-harness';
@@ -235,5 +239,48 @@ describe('session takeover: frames the old socket may not have read', () => {
     const recent = new RecentIds();
     const kept = [...before, ...after].filter((m) => !recent.repeat(m.id, m.to));
     expect(kept.map((m) => m.payload)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('session takeover with auth on', () => {
+  const SECRET = 'takeover-secret';
+  const jwt = (actorId: string, now: number) =>
+    new SignJWT({ actorId, capabilities: [] })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(`user:${actorId}`)
+      .setIssuer('signal-hub')
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor(now / 1000) + 3600)
+      .sign(new TextEncoder().encode(SECRET));
+
+  it('the same identity presenting the token takes over (session_resumed, not a duplicate eviction); another identity does not', async () => {
+    const fake = new FakeHubObject(configWith({ authEnabled: true }));
+    const connect = async (actorId: string, resumeToken?: string) => {
+      const socket = fake.open();
+      const text = JSON.stringify(
+        buildRequest('hub:connect', resumeToken ? { resumeToken } : null, {
+          from: `@(${actorId})`,
+          pattern: 'ask',
+          metadata: { protocolVersion: PROTOCOL_VERSION, authToken: await jwt(actorId, fake.clock.now()) },
+        }),
+      );
+      const now = fake.clock.now();
+      fake.perform(fake.hub().frame(socket.connId, text, now, await prepareAuth(text, SECRET, now)));
+      const reply = fake.messages(socket).find((m) => m.type === 'hub:connected')!;
+      expect(reply, JSON.stringify(fake.messages(socket))).toBeDefined();
+      return { socket, payload: reply.payload as { sessionId: string; resumeToken: string; resumed: boolean } };
+    };
+    const bob = await connect('bob');
+    const mallory = await connect('mallory', bob.payload.resumeToken);
+    expect(mallory.payload.resumed).toBe(false);
+    expect(bob.socket.closed).toBeNull();
+    const bob2 = await connect('bob', bob.payload.resumeToken);
+    expect(bob2.payload).toMatchObject({ resumed: true, sessionId: bob.payload.sessionId });
+    const notices = fake.messages(bob.socket).filter((m) => m.type === 'hub:disconnect');
+    expect(notices.map((m) => m.payload.reason)).toEqual(['session_resumed']);
+    expect(bob.socket.closed).toMatchObject({ code: SESSION_RESUMED });
+    expect(String(fake.hub().session(bob2.socket.connId)?.snapshot.value)).toBe('registered');
+    expect(bob2.socket.closed).toBeNull();
+    expect(mallory.socket.closed).toBeNull();
   });
 });

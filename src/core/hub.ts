@@ -299,6 +299,7 @@ export class HubCore implements HubOps, PipelineHub {
     const connId = placeholder.connId;
     this.sessions.delete(suspended.connId);
     const old = moveToConnection(turn, suspended, connId);
+    if (this.seen.enabled) this.seen.moveConn(old, connId, turn.now);
     // A taken-over socket may linger (closing) and outlive a wake: its attachment must not revive the session there.
     if (takenOver) turn.effects.push({ kind: 'persist', conn: old, attachment: closedAttachment(suspended, old) });
     noteEnding(this.host.kv, old);

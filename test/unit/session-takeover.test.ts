@@ -218,6 +218,34 @@ describe('session takeover: asks pending both ways', () => {
   });
 });
 
+describe('session takeover: a resent ask (idempotent requests)', () => {
+  bothWays('an ask resent with its id on the new connection is not handled twice, and its one answer reaches the new connection', (sc) => {
+    expect(sc.config.dedupWindowMs).toBeGreaterThan(0);
+    const carol = sc.connect('@(carol)');
+    carol.ask('hub:register', { actorAddress: '@(carol)', capabilities: [] });
+    carol.ask('hub:pause', null);
+    const bob = sc.connect('@(bob)');
+    const ask = bob.build('hub:send', { to: '@(carol)', type: 'q', data: 1 }, { pattern: 'ask' });
+    bob.raw(JSON.stringify(ask));
+    const [bob2] = reconnect(sc, '@(bob)', tokenOf(bob));
+    bob2.inbox();
+    // The client library resends what was unanswered when its socket was replaced: same id.
+    bob2.raw(JSON.stringify(ask));
+    expect(bob2.inbox().filter((m) => m.correlationId === ask.id)).toEqual([]);
+    carol.inbox();
+    carol.ask('hub:resume', null);
+    // Delivered once, acknowledged once, on the new connection.
+    expect(appFrames(carol.all())).toEqual(['q:1']);
+    const acks = bob2.inbox().filter((m) => m.correlationId === ask.id);
+    expect(acks.map((a) => [a.type, a.payload.status])).toEqual([['hub:delivery_ack', 'delivered']]);
+    // A later resend gets the original answer again, and still nothing reaches carol twice.
+    bob2.raw(JSON.stringify(ask));
+    const again = bob2.inbox().filter((m) => m.correlationId === ask.id);
+    expect(again.map((a) => a.payload)).toEqual([acks[0]!.payload]);
+    expect(appFrames(carol.inbox())).toEqual([]);
+  });
+});
+
 describe('session takeover: frames the old socket may not have read', () => {
   // Awake only: the replay window is in memory by design (src/core/replay.ts).
   it('what was sent to the old socket goes again after hub:connected, before anything new; the client keeps each message once, in order', () => {

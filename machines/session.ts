@@ -28,7 +28,8 @@ export type DisconnectReason =
   | 'connect_timeout'
   | 'rate_limit_abuse'
   | 'token_expired'
-  | 'server_shutdown';
+  | 'server_shutdown'
+  | 'session_resumed';
 
 export const CLOSE_CODES = {
   normal: 1000,
@@ -38,6 +39,8 @@ export const CLOSE_CODES = {
   unauthorized: 4401,
   timeout: 4408,
   duplicate: 4409,
+  /** The session moved to a newer connection that presented its resume token (docs/PROTOCOL.md "Session resume"). */
+  sessionResumed: 4410,
 } as const;
 
 export interface SessionContext {
@@ -95,7 +98,14 @@ export type SessionEvent =
   | { type: 'SHUTDOWN'; now: number }
   | { type: 'SOCKET_CLOSED'; now: number; code: number }
   /** A new connection presented this suspended session's resume token in time; it takes the session over. */
-  | { type: 'RESUMED'; now: number };
+  | { type: 'RESUMED'; now: number }
+  /**
+   * A new connection presented this live session's resume token: the hub had
+   * not yet noticed that the old socket is gone. The session lets go of the
+   * old socket (told, then closed) and waits, suspended, for the RESUMED that
+   * the same turn sends it on the new connection.
+   */
+  | { type: 'TAKEN_OVER'; now: number };
 
 /**
  * Close codes of a close handshake the peer started on purpose (normal,
@@ -173,8 +183,27 @@ const heartbeatTick = [
   { guard: 'heartbeatTimedOut', target: 'closing', actions: heartbeatClosingActions },
 ] as const;
 
+/**
+ * A live session taken over by a resume: the old socket is told and closed,
+ * and the session goes through `suspended` exactly as if the drop had been
+ * noticed, so what the old socket may not have read (replay.ts) and what
+ * waited in its pause buffer reach the new connection first. The close of
+ * the old socket comes back later for a connection the session no longer
+ * has, so it cannot suspend or end the session.
+ */
+const takenOverActions = [
+  { type: 'markSuspended', params: { code: CLOSE_CODES.sessionResumed, reason: 'session_resumed' } },
+  {
+    type: 'sendDisconnectNotice',
+    params: { reason: 'session_resumed', message: 'A newer connection resumed this session; this connection is closed.' },
+  },
+  { type: 'closeSocket', params: { code: CLOSE_CODES.sessionResumed, reason: 'session_resumed' } },
+  'suspendSession',
+] as const;
+
 const liveTransitions = {
   FRAME: { actions: 'touch' },
+  TAKEN_OVER: { guard: 'resumeOn', target: 'suspended', actions: takenOverActions },
   HEARTBEAT: { actions: 'touch' },
   DUPLICATE_DETECTED: {
     target: 'closing',
@@ -349,6 +378,7 @@ export const sessionMachine = setup({
       context.resumeGraceMs > 0 && event.now >= livenessOf(context, event) + context.heartbeatTimeoutMs,
     droppedResumable: ({ context, event }) =>
       context.resumeGraceMs > 0 && event.type === 'SOCKET_CLOSED' && !INTENTIONAL_CLOSE_CODES.includes(event.code),
+    resumeOn: ({ context }) => context.resumeGraceMs > 0,
     resumeGraceOver: ({ context, event }) => context.graceUntil !== null && event.now >= context.graceUntil,
     closeGraceOver: ({ context, event }) =>
       context.closeDeadline !== null && event.now >= context.closeDeadline,

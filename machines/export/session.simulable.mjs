@@ -16,7 +16,7 @@ import config from './session.json' with { type: 'json' };
 import { simulable } from './simulable-runtime.mjs';
 
 export { config };
-export const guardNames = ["closeGraceOver","connectTimedOut","droppedResumable","heartbeatTimedOut","heartbeatTimedOutResumable","rateLimitOver","rateLimitOverWhilePaused","resumeGraceOver","returnsToPaused"];
+export const guardNames = ["closeGraceOver","connectTimedOut","droppedResumable","heartbeatTimedOut","heartbeatTimedOutResumable","rateLimitOver","rateLimitOverWhilePaused","resumeGraceOver","resumeOn","returnsToPaused"];
 export const actionNames = ["acceptIdentity","armRateLimit","clearRateLimit","closeSocket","deliverMailbox","foldPing","markClosed","markClosing","markGraceOver","markResumed","markSuspended","releaseResources","rememberPaused","rememberRegistered","sendDisconnectAck","sendDisconnectNotice","suspendSession","touch"];
 export const delayNames = [];
 

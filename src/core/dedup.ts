@@ -163,6 +163,27 @@ export class SeenSet {
     this.touch(ref.scope, entry, now);
   }
 
+  /**
+   * A session resumed on a new connection (resume.ts readdresses the acks
+   * owed to it): its asks still waiting for their answer wait on that
+   * connection now, so the answer sent there settles them.
+   */
+  moveConn(old: string, conn: string, now: number): void {
+    if (!this.awaiting) return;
+    const index = this.pendingIndex(now);
+    const prefix = old + SEP;
+    for (const [k, ref] of [...index]) {
+      if (!k.startsWith(prefix)) continue;
+      index.delete(k);
+      if (!this.pendingNew.delete(k)) this.pendingGone.add(k);
+      const moved = pendingKey(conn, ref.entry.id);
+      ref.entry.conn = conn;
+      index.set(moved, ref);
+      this.pendingNew.set(moved, ref);
+      this.touch(ref.scope, ref.entry, now);
+    }
+  }
+
   /** A session scope whose session ended: no later request can name it, so its rows go. */
   drop(scope: string, now: number): void {
     for (const entry of this.scopes.get(scope)?.order ?? []) {

@@ -32,7 +32,7 @@ import {
   type Session,
   type SessionSnapshot,
 } from './session';
-import { findResumable, loadSuspended, moveToConnection, storeSuspended } from './resume';
+import { closedAttachment, findResumable, loadSuspended, moveToConnection, storeSuspended } from './resume';
 import { handleFrame, type PipelineHub } from './pipeline';
 import { isEnding, performActions } from './machine-effects';
 import { IdentityIndex } from './identities';
@@ -295,10 +295,13 @@ export class HubCore implements HubOps, PipelineHub {
    * of its own, so it counts as a connection that closed (reason `resumed`);
    * the session keeps its own stats.
    */
-  adopt(turn: Turn, placeholder: Session, suspended: Session): Session {
+  adopt(turn: Turn, placeholder: Session, suspended: Session, takenOver = false): Session {
     const connId = placeholder.connId;
     this.sessions.delete(suspended.connId);
     const old = moveToConnection(turn, suspended, connId);
+    if (this.seen.enabled) this.seen.moveConn(old, connId, turn.now);
+    // A taken-over socket may linger (closing) and outlive a wake: its attachment must not revive the session there.
+    if (takenOver) turn.effects.push({ kind: 'persist', conn: old, attachment: closedAttachment(suspended, old) });
     noteEnding(this.host.kv, old);
     this.sessions.set(connId, suspended);
     this.identities.moved(suspended, old);

@@ -11,6 +11,7 @@ import type { AuthVerdict } from './auth';
 import type { HandlerTable, HubRequest } from './request';
 import { refuseReservedIdentity } from './reserved';
 import { refuseOversized } from './session-budget';
+import { isLive, isSuspended } from './session';
 import { dedupScopeKind } from './idempotency';
 import { hashResumeToken, newResumeToken } from './resume-token';
 
@@ -102,8 +103,17 @@ export const connectHandler = (req: HubRequest): void => {
   // suspended session of this identity within its grace period continues
   // that session on this connection; any other token is ignored.
   const resumeOn = turn.config.resumeGraceMs > 0;
-  const suspended = resumeOn ? req.hub.resumable(resumeTokenOf(req.envelope.payload), identity, turn.now) : null;
-  const session = suspended ? req.hub.adopt(turn, req.session, suspended) : req.session;
+  const found = resumeOn ? req.hub.resumable(resumeTokenOf(req.envelope.payload), identity, turn.now) : null;
+  // Still live on its old socket (the hub has not noticed that socket is
+  // gone): the old socket is told and closed, and the session is suspended
+  // for the resume below within this same turn (PROTOCOL.md "Session resume").
+  const takenOver = found !== null && isLive(found) ? found.connId : null;
+  if (found && takenOver !== null) {
+    turn.log.log('info', 'session.taken_over', { sessionId: found.snapshot.context.sessionId, traceId: req.traceId });
+    req.hub.drive(turn, found, { type: 'TAKEN_OVER', now: turn.now });
+  }
+  const suspended = found !== null && isSuspended(found) ? found : null;
+  const session = suspended ? req.hub.adopt(turn, req.session, suspended, takenOver !== null) : req.session;
   let token: string;
   if (verified) {
     // The JWT is not kept in the attachment: it may be far larger than the

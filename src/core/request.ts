@@ -20,7 +20,7 @@ export interface HubOps {
   /** The suspended session a hub:connect with this resume token and identity resumes now, if any (src/core/resume.ts). */
   resumable(token: string | undefined, identity: string, now: number): Session | null;
   /** Continues `suspended` on the connection of `placeholder` (a connecting session), which it replaces; returns the session. */
-  adopt(turn: Turn, placeholder: Session, suspended: Session): Session;
+  adopt(turn: Turn, placeholder: Session, suspended: Session, takenOver?: boolean): Session;
   checkBackpressure(turn: Turn, sender: Session): void;
   /** Deliveries per second over the last full second. */
   processingRate(now: number): number;

@@ -4,7 +4,9 @@ import { toMailbox } from './mailbox';
 import { NS } from './namespaces';
 import { takeRecent } from './replay';
 import { hashResumeToken, sameHash } from './resume-token';
-import { fromAttachment, isSuspended, toAttachment, type Session } from './session';
+import { markPending, pendingAskCount } from './limits';
+import { emptyMailbox, fromAttachment, isLive, isSuspended, toAttachment, type Attachment, type Session } from './session';
+import { emptyStats } from './stats';
 import { addSubscription, removeSubscription, subscriptionsOfConn } from './topics';
 import type { Turn } from './turn';
 
@@ -42,20 +44,24 @@ export const loadSuspended = (kv: KvStore): Session[] => {
 };
 
 /**
- * The session a hub:connect presenting `token` resumes: suspended, the
- * token's hash matches, the grace period has not ended, and the identity is
- * the one the session had (with auth on, the identity of the verified JWT;
- * with auth off, the `from` of the connect). Anything else is no match, and
- * the connect goes on as a new session.
+ * The session a hub:connect presenting `token` resumes: the token's hash
+ * matches, the identity is the one the session had (with auth on, the
+ * identity of the verified JWT; with auth off, the `from` of the connect),
+ * and the session is either suspended within its grace period or still
+ * live on another socket (the hub has not yet noticed that socket is gone;
+ * the caller takes the session over from it). Anything else is no match,
+ * and the connect goes on as a new session.
  */
 export const findResumable = (sessions: Iterable<Session>, token: string | undefined, identity: string, now: number): Session | null => {
   if (token === undefined || token.length === 0) return null;
   const hash = hashResumeToken(token);
   for (const s of sessions) {
-    if (!isSuspended(s) || s.resumeHash === null) continue;
+    if (s.resumeHash === null || !(isSuspended(s) || isLive(s))) continue;
     if (!sameHash(hash, s.resumeHash)) continue;
     const c = s.snapshot.context;
-    return c.identity === identity && c.graceUntil !== null && now < c.graceUntil ? s : null;
+    if (c.identity !== identity) return null;
+    if (isLive(s)) return s;
+    return c.graceUntil !== null && now < c.graceUntil ? s : null;
   }
   return null;
 };
@@ -108,7 +114,44 @@ export const moveToConnection = (turn: Turn, session: Session, connId: string): 
       if (job.senderConn === old) kv.put(NS.job, jobKey, { ...job, senderConn: connId });
     }
   }
+  redirectAcks(turn, old, connId);
   forgetSuspended(kv, old);
   session.connId = connId;
   return old;
+};
+
+interface HoldsAck {
+  ack: Ack | null;
+}
+
+/**
+ * Asks this session made that still wait for their hub:delivery_ack (in a
+ * paused target's buffer, a suspended target's mailbox, or queued fan-out)
+ * name the old connection; they are readdressed to the new one, pending
+ * rows included, so the ack reaches the client that now holds the session.
+ * The pending-ask count tells at no cost whether there is anything to look
+ * for; only then are the stores scanned (a resume is rare, asks are not).
+ */
+const redirectAcks = (turn: Turn, old: string, connId: string): void => {
+  if (pendingAskCount(turn, old) === 0) return;
+  const { kv } = turn.host;
+  for (const ns of [NS.buffer, NS.mailbox, NS.job]) {
+    for (const [k, entry] of kv.scan<HoldsAck>(ns, '')) {
+      if (entry.ack?.conn !== old) continue;
+      const ack: Ack = { ...entry.ack, conn: connId };
+      markPending(turn, ack);
+      kv.put(ns, k, { ...entry, ack });
+    }
+  }
+};
+
+/**
+ * What the socket a session was taken over from keeps as its attachment: a
+ * closed session holding nothing (no token hash, stats or mailbox), which a
+ * hub rebuilt after a wake skips, so a socket still closing then never
+ * brings back a second copy of the session.
+ */
+export const closedAttachment = (session: Session, connId: string): Attachment => {
+  const a = toAttachment(session);
+  return { ...a, connId, machine: { value: 'closed', context: a.machine.context }, resumeHash: null, stats: emptyStats(), mailbox: emptyMailbox() };
 };

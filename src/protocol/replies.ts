@@ -97,6 +97,7 @@ export const DISCONNECT_REASONS = [
   'rate_limit_abuse',
   'token_expired',
   'server_shutdown',
+  'session_resumed',
 ] as const;
 
 /** The hub ends the session on its own; the close that follows carries the same reason. */

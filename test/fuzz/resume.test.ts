@@ -8,7 +8,8 @@ import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
 /**
  * Session resume under fuzz (issue 14): one sender keeps sending tells and
  * asks to a receiver and publishing to its topic while the receiver's socket
- * drops (abnormal codes), the object is evicted, time passes (sometimes past
+ * drops (abnormal codes) or is taken over by a new socket while the old one
+ * is still open, the object is evicted, time passes (sometimes past
  * the grace period) and the receiver reconnects with its resume token the
  * way the client library does (rebuilding when the hub says resumed: false).
  *
@@ -129,12 +130,20 @@ class World {
   }
 }
 
-type Cmd = { kind: 'tell' | 'ask' | 'publish' } | { kind: 'drop'; code: number } | { kind: 'resume' } | { kind: 'hibernate' } | { kind: 'advance'; ms: number };
+type Cmd =
+  | { kind: 'tell' | 'ask' | 'publish' }
+  | { kind: 'drop'; code: number }
+  | { kind: 'resume' }
+  | { kind: 'takeover' }
+  | { kind: 'hibernate' }
+  | { kind: 'advance'; ms: number };
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { arbitrary: fc.constantFrom<Cmd>({ kind: 'tell' }, { kind: 'ask' }, { kind: 'publish' }), weight: 8 },
   { arbitrary: fc.constantFrom(1006, 3000, 4000, 4408).map((code): Cmd => ({ kind: 'drop', code })), weight: 2 },
   { arbitrary: fc.constant<Cmd>({ kind: 'resume' }), weight: 2 },
+  // The client reconnects while the hub still holds its old socket open (a silent drop the hub has not noticed).
+  { arbitrary: fc.constant<Cmd>({ kind: 'takeover' }), weight: 2 },
   { arbitrary: fc.constant<Cmd>({ kind: 'hibernate' }), weight: 2 },
   { arbitrary: fc.constantFrom(100, 900, 2_500).map((ms): Cmd => ({ kind: 'advance', ms })), weight: 1 },
 );
@@ -146,6 +155,9 @@ const run = (cmds: Cmd[]): void => {
     else if (c.kind === 'drop') w.drop(c.code);
     else if (c.kind === 'resume') {
       if (w.state !== 'live') w.connectReceiver(w.token);
+    } else if (c.kind === 'takeover') {
+      // A live session's current token always takes it over.
+      if (w.state === 'live') expect(w.connectReceiver(w.token), 'a takeover of a live session did not resume').toBe(true);
     } else if (c.kind === 'hibernate') w.fake.hibernate();
     else if (c.kind === 'advance') w.advance(c.ms);
   }
@@ -158,6 +170,12 @@ const run = (cmds: Cmd[]): void => {
   for (const frames of perSocket) {
     const keys = frames.map((m) => `${m.id}\n${m.to}`);
     expect(new Set(keys).size, 'a socket received a message twice').toBe(keys.length);
+  }
+  // A socket taken over gets nothing after its session_resumed notice.
+  for (const s of w.receivers) {
+    const frames = w.fake.messages(s);
+    const notice = frames.findIndex((m) => m.type === 'hub:disconnect' && m.payload?.reason === 'session_resumed');
+    if (notice >= 0) expect(frames.slice(notice + 1), 'frames after the takeover notice').toEqual([]);
   }
   // What the application sees once copies are dropped by id and to, as the client library does.
   const recent = new RecentIds();

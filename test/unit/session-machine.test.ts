@@ -253,6 +253,16 @@ for (const { name, from } of liveStates) {
       context: closingContext(AT, 1001, 'server_shutdown'),
     },
     {
+      // A newer connection presented the resume token while this socket still looked open: the old socket
+      // is told, then closed, and the session is suspended (for the RESUMED of the same turn), never released.
+      key: `${name}:TAKEN_OVER:0`,
+      from: resumable(from),
+      event: { type: 'TAKEN_OVER', now: AT },
+      target: 'suspended',
+      actions: [notice('session_resumed'), close(4410, 'session_resumed'), { type: 'suspendSession' }],
+      context: { closeCode: 4410, closeReason: 'session_resumed', graceUntil: AT + GRACE, closeDeadline: null, rateLimitedUntil: null, resumeTo: 'registered' },
+    },
+    {
       // A drop the client did not ask for suspends a resumable session: nothing is released.
       key: `${name}:SOCKET_CLOSED:0`,
       from: resumable(from),
@@ -628,6 +638,14 @@ describe('session machine: events without a transition change nothing', () => {
 
   it('a live session ignores RESUMED', () => {
     noOp(registered(), { type: 'RESUMED', now: AT });
+  });
+
+  it('TAKEN_OVER changes nothing with resume off, nor in a session that is not live', () => {
+    noOp(registered(), { type: 'TAKEN_OVER', now: AT });
+    noOp(paused(), { type: 'TAKEN_OVER', now: AT });
+    noOp(connecting(), { type: 'TAKEN_OVER', now: T0 + 1 });
+    noOp(suspended(), { type: 'TAKEN_OVER', now: DROPPED_AT + 1 });
+    noOp(closing(), { type: 'TAKEN_OVER', now: CLOSING_AT + 1 });
   });
 
   it('closed is final', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NS } from '../../src/core/namespaces';
 import { SqlKvStore } from '../../src/storage/sql-kv-store';
 import { SqlRegistryStore } from '../../src/storage/sql-registry-store';
-import { WorkerdClient, eventually, freshHub, hibernate, sleep, stubFor, type Frame } from './hub-client';
+import { WorkerdClient, eventually, freshHub, hibernate, persistedStates, sleep, stubFor, type Frame } from './hub-client';
 
 /**
  * Session resume (issue 14) in the real Durable Object: a client's socket
@@ -88,5 +88,68 @@ describe('session resume across a forced hibernation', () => {
     const bob2 = await WorkerdClient.open(hub, '@(rw/bob)');
     const again = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
     expect(again.payload.resumed).toBe(false);
+  });
+});
+
+/**
+ * Session takeover (issue 14 follow-up): the client's network died silently,
+ * so its old socket still looks open to the hub, which would only notice at
+ * its heartbeat timeout. The client reconnects presenting its resume token
+ * and takes the session over at once. Here the old socket simply stays open
+ * and the client stops reading it; the object is evicted in between.
+ */
+describe('session takeover across a forced hibernation', () => {
+  it('the new socket resumes the session while the old one is still open; the old one is told and closed with 4410', async () => {
+    const hub = freshHub('takeover');
+    const bob = await WorkerdClient.open(hub, '@(tw/bob)');
+    const connected = await bob.connect();
+    const { resumeToken, sessionId } = connected.payload as { resumeToken: string; sessionId: string };
+    const registered = await bob.ask('hub:register', { actorAddress: '@(tw/bob)', capabilities: [] });
+    const alice = await WorkerdClient.connected(hub, '@(tw/alice)');
+    alice.request('hub:send', { to: '@(tw/bob)', type: 'm', data: 1 }, { pattern: 'tell' });
+    await eventually(async () => appFrames(bob).length === 1, 5_000, 'the first message on the old socket');
+    // From here on bob's client reads nothing more from its old socket: what it holds is what it read.
+    const read = [...appFrames(bob)];
+
+    await hibernate(hub);
+    alice.request('hub:send', { to: '@(tw/bob)', type: 'm', data: 2 }, { pattern: 'tell' });
+    const ask3 = alice.request('hub:send', { to: '@(tw/bob)', type: 'm', data: 3 }, { pattern: 'ask' });
+    // The hub still counts the old socket as live: the ask is acknowledged as delivered to it, once.
+    expect((await alice.reply(ask3)).payload.status).toBe('delivered');
+    expect(await persistedStates(hub)).toContain('registered');
+
+    const bob2 = await WorkerdClient.open(hub, '@(tw/bob)');
+    const resumed = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
+    expect(resumed.type).toBe('hub:connected');
+    expect(resumed.payload).toMatchObject({ sessionId, resumed: true });
+    expect(resumed.payload.resumeToken).not.toBe(resumeToken);
+
+    // The old socket: the notice, then the close with 4410 (the socket is still open on the client's side here).
+    const notice = await bob.next((f) => f.type === 'hub:disconnect');
+    expect(notice.payload).toMatchObject({ reason: 'session_resumed' });
+    expect(await bob.waitClosed()).toMatchObject({ code: 4410 });
+
+    await hibernate(hub);
+    alice.request('hub:send', { to: '@(tw/bob)', type: 'm', data: 4 }, { pattern: 'tell' });
+    await eventually(async () => appFrames(bob2).some((f) => f.payload === 4), 5_000, 'the message sent after the takeover');
+    await sleep(100);
+    // hub:connected first; what the old socket got after its last read went again; the client keeps each once, in order.
+    const first = bob2.events.find((e) => e.kind === 'frame');
+    expect(first && first.kind === 'frame' && first.frame.type).toBe('hub:connected');
+    const seen = new Set<string>();
+    const kept = [...read, ...appFrames(bob2)].filter((f) => (seen.has(f.id) ? false : (seen.add(f.id), true)));
+    expect(kept.map((f) => f.payload)).toEqual([1, 2, 3, 4]);
+    expect(appFrames(bob2).slice(-3).map((f) => f.payload)).toEqual([2, 3, 4]);
+    // The ask was acknowledged exactly once (when it reached the old socket), not again on the replay.
+    expect(alice.events.filter((e) => e.kind === 'frame' && e.frame.type === 'hub:delivery_ack' && e.frame.correlationId === ask3)).toHaveLength(1);
+
+    // One session, on the new socket; nothing suspended or waiting; the old socket's close suspended nothing.
+    const row = await runInDurableObject(stubFor(hub), (_instance, state) => new SqlRegistryStore(state.storage.sql).get('@(tw/bob)'));
+    expect(row).toMatchObject({ version: registered.payload.version, sessionId });
+    expect((await persistedStates(hub)).filter((s) => s === 'registered')).toHaveLength(2); // bob2 and alice
+    expect(await storedRows(hub, NS.suspended)).toBe(0);
+    expect(await storedRows(hub, NS.mailbox)).toBe(0);
+    await bob2.expectAlive();
+    await alice.expectAlive();
   });
 });

@@ -79,7 +79,7 @@ describe('bench smoke mode', () => {
       if (m.key === 'lossPct' || m.key === 'failures') {
         expect(m.hub, where).toBe(0);
         expect(m.baseline, where).toBe(0);
-      } else if (m.key === 'cpuMs' || m.key === 'cpuUsPerMsg' || m.key === 'cpuUsPerFrame' || m.key === 'cpuUsPerRequest') {
+      } else if (m.key === 'cpuMs' || m.key === 'cpuUsPerMsg' || m.key === 'queueCpuUsPerMsg' || m.key === 'cpuUsPerFrame' || m.key === 'cpuUsPerRequest') {
         // CPU time comes in 10 ms ticks, so a tiny run may round down to zero.
         expect(m.hub!, where).toBeGreaterThanOrEqual(0);
         expect(m.baseline!, where).toBeGreaterThanOrEqual(0);
@@ -114,8 +114,8 @@ describe('bench smoke mode', () => {
     // then the normal path with resume on, with resume off, and the two side by side.
     const resumeRows = report.metrics.filter((m) => m.scenario === 'resume');
     expect(resumeRows.map((m) => m.key)).toEqual([
-      'connectedMs', 'drainedMs', 'failures', 'cpuUsPerMsg',
-      'connectedMs', 'drainedMs', 'ackedMs', 'failures', 'cpuUsPerMsg',
+      'connectedMs', 'drainedMs', 'failures', 'queueCpuUsPerMsg', 'cpuUsPerMsg',
+      'connectedMs', 'drainedMs', 'ackedMs', 'failures', 'queueCpuUsPerMsg', 'cpuUsPerMsg',
       'throughput', 'cpuUsPerMsg', 'lossPct',
       'throughput', 'cpuUsPerMsg', 'lossPct',
       'throughput', 'cpuUsPerMsg',

@@ -10,7 +10,7 @@ import type { StepOutputs, Trace } from './trace';
  */
 
 /** Fields that hold ids or tokens the hub generates. */
-const ID_KEYS = new Set(['sessionId', 'token', 'renewalToken', 'subscriptionId', 'resumeToken']);
+const ID_KEYS = new Set(['sessionId', 'token', 'renewalToken', 'subscriptionId', 'resumeToken', 'epoch']);
 /** Fields that hold clock readings (or rates derived from the clock). */
 const TIME_KEYS = new Set(['timestamp', 'expiresAt', 'registeredAt', 'deliveredAt', 'serverTime', 'tokenExpiresAt', 'processingRate']);
 

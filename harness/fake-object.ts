@@ -98,8 +98,21 @@ export class FakeHubObject {
     return this.runtime.hub(current);
   }
 
-  /** Drop every in-memory structure, as an eviction with open sockets does. */
+  /**
+   * Drop every in-memory structure, as hibernation with open sockets does.
+   * The runtime hibernates an object only after seconds of idleness, by when
+   * the seen-set's flush alarm (DEDUP_FLUSH_MS after its first unwritten id)
+   * has run, so that flush is done first (docs/PROTOCOL.md "Idempotent
+   * requests"). `crash()` is the abrupt kind.
+   */
   hibernate(): void {
+    const seen = this.runtime.awake?.seen;
+    if (seen && seen.flushDue !== null) seen.flush(this.clock.now());
+    this.crash();
+  }
+
+  /** Drop every in-memory structure at once (a crash, a deploy, an eviction with no idle time before it). */
+  crash(): void {
     this.runtime.evict();
     this.hibernations++;
   }

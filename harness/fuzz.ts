@@ -79,7 +79,8 @@ export const setupArb = (profile: FuzzProfile): fc.Arbitrary<FuzzSetup> =>
     preconnect: fc.oneof({ arbitrary: fc.integer({ min: 2, max: 3 }), weight: 3 }, { arbitrary: fc.integer({ min: 0, max: 1 }), weight: 1 }),
   });
 
-export const commandsArb = (maxCommands: number) => fc.commands(commandArbs(), { maxCommands, size: 'max' });
+export const commandsArb = (maxCommands: number, without: readonly string[] = []) =>
+  fc.commands(commandArbs(without), { maxCommands, size: 'max' });
 
 export interface ScenarioOptions {
   profile?: FuzzProfile;

@@ -33,6 +33,13 @@ export interface SentInfo {
   step: number;
   due: ReplyDue;
   replies: number;
+  // ---- Idempotent requests (issue 14 B): what the resend command repeats and compares against.
+  /** The frame as sent, for an exact resend; absent for frames the fuzzer garbled. */
+  text?: string;
+  /** The correlated replies it got, in order. */
+  answers: Frame[];
+  /** How many times it was sent again with the same id: each may be answered once more. */
+  resends: number;
 }
 
 export interface Delivery {
@@ -78,6 +85,8 @@ export class FuzzHub {
   private seq = 0;
   /** Last delivered sequence per sender socket → receiver socket → address. */
   private readonly order = new Map<string, number>();
+  /** Every delivery so far: original message id, receiving socket and address. */
+  private readonly delivered = new Set<string>();
 
   constructor(
     readonly header: Omit<Trace, 'steps' | 'version'>,
@@ -150,16 +159,24 @@ export class FuzzHub {
       actingAs: fromHeld ? from : c.identity,
       due,
     });
-    return this.step(m, { op: 'frame', socket: c.socket, text: JSON.stringify(env) }, learn);
+    const text = JSON.stringify(env);
+    this.sent.get(String(env.id))!.text = text;
+    return this.step(m, { op: 'frame', socket: c.socket, text }, learn);
+  }
+
+  /** Sends a request again, byte for byte, with its original id (a client resending after a doubt). */
+  async resend(m: HubModel, c: ClientModel, sent: SentInfo, learn?: Learn): Promise<StepResult> {
+    sent.resends++;
+    return this.step(m, { op: 'frame', socket: c.socket, text: sent.text! }, learn);
   }
 
   /** Registers an id the fuzzer put into a frame that is not a readable request (replies to it are allowed, not required). */
   remember(
     m: HubModel,
-    info: Omit<SentInfo, 'seq' | 'step' | 'replies' | 'fromHeld' | 'actingAs'> & Partial<Pick<SentInfo, 'fromHeld' | 'actingAs'>>,
+    info: Omit<SentInfo, 'seq' | 'step' | 'replies' | 'fromHeld' | 'actingAs' | 'answers' | 'resends'> & Partial<Pick<SentInfo, 'fromHeld' | 'actingAs'>>,
   ): void {
     if (this.sent.has(info.id)) violate('harness', `message id ${info.id} used twice`);
-    this.sent.set(info.id, { fromHeld: false, actingAs: null, ...info, seq: ++this.seq, step: this.steps.length, replies: 0 });
+    this.sent.set(info.id, { fromHeld: false, actingAs: null, ...info, seq: ++this.seq, step: this.steps.length, replies: 0, answers: [], resends: 0 });
   }
 
   /** Runs one step: record, execute, observe closes, let the command learn, check. */
@@ -256,7 +273,8 @@ export class FuzzHub {
       }
       if (sent.socket !== socket) violate('replies', `the reply to ${id} (sent on ${sent.socket}) went to ${socket}`);
       sent.replies++;
-      if (sent.replies > 1) violate('replies', `${id} (${sent.type}) got a second correlated reply: ${frame.type}`);
+      if (sent.replies > 1 + sent.resends) violate('replies', `${id} (${sent.type}) got a second correlated reply: ${frame.type}`);
+      if (sent.resends === 0) sent.answers.push(frame);
     }
   }
 
@@ -273,6 +291,10 @@ export class FuzzHub {
     if (origin!.from !== frame.from) violate('deliveries', `delivery of ${origin!.id} claims to be from ${frame.from}; it was sent as ${origin!.from}`);
     // Whatever `from` a session's hub-only requests carried, others only ever see one it held.
     if (!origin!.fromHeld) violate('spoofing', `delivery of ${origin!.id} carries ${frame.from}, which its sender did not hold`);
+    // No message is delivered twice to the same address of the same socket (a resent id above all).
+    const once = `${origin!.id}\u0001${socket}\u0001${frame.to}`;
+    if (this.delivered.has(once)) violate('duplicates', `${socket} (${frame.to}) got ${origin!.id} a second time`);
+    this.delivered.add(once);
     const key = `${origin!.socket}\u0001${socket}\u0001${frame.to}`;
     const last = this.order.get(key) ?? 0;
     if (origin!.seq <= last) {
@@ -296,7 +318,7 @@ export class FuzzHub {
    */
   checkAllAnswered(): void {
     for (const sent of this.sent.values()) {
-      if (sent.pattern !== 'ask' || sent.due === 'never' || sent.replies === 1) continue;
+      if (sent.pattern !== 'ask' || sent.due === 'never' || sent.replies === 1 || (sent.resends > 0 && sent.replies > 1)) continue;
       if (this.runner.socket(sent.socket)?.closed) continue;
       violate('replies', `${sent.id} (${sent.type} ask on ${sent.socket}) was never answered and its socket is open`);
     }

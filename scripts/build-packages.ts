@@ -49,7 +49,8 @@ export const PACKAGES: Record<string, PackageSpec> = {
   'signal-hub-client': { dir: 'src/client', external: ['xstate'], protocolAsPackage: true, browserBundle: true },
   'signal-hub-server': {
     dir: 'src/hub',
-    external: ['cloudflare:workers', 'jose', 'xstate', 'zod'],
+    // node:crypto (resume-token hashing) comes from the runtime: the hub needs the nodejs_compat flag.
+    external: ['cloudflare:workers', 'node:crypto', 'jose', 'xstate', 'zod'],
     protocolAsPackage: true,
     browserBundle: false,
     declarationTree: true,

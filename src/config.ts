@@ -45,6 +45,12 @@ export const varsSchema = z.object({
     MAX_REGISTRATIONS_PER_SESSION: int(1000),
     MAX_SUBSCRIPTIONS_PER_SESSION: int(1000),
     MAX_PENDING_ASKS_PER_SESSION: int(1000),
+    // ---- Idempotent requests and topic recovery (issue 14 B; docs/PROTOCOL.md "Idempotent requests", "Topic recovery").
+    DEDUP_WINDOW_MS: int(60_000, 0),
+    DEDUP_LIMIT: int(1000),
+    DEDUP_FLUSH_MS: int(200, 10),
+    TOPIC_HISTORY_SIZE: int(100, 0),
+    TOPIC_HISTORY_TTL_MS: int(120_000, 1000),
     // Session resume (issue 14): 0 turns it off, and a dropped socket releases its session at once as before.
     RESUME_GRACE_MS: int(30_000, 0),
     MAILBOX_LIMIT: int(1000),
@@ -89,6 +95,12 @@ const toConfig = (v: Vars) => ({
   maxRegistrationsPerSession: v.MAX_REGISTRATIONS_PER_SESSION,
   maxSubscriptionsPerSession: v.MAX_SUBSCRIPTIONS_PER_SESSION,
   maxPendingAsksPerSession: v.MAX_PENDING_ASKS_PER_SESSION,
+  // ---- Idempotent requests and topic recovery (issue 14 B).
+  dedupWindowMs: v.DEDUP_WINDOW_MS,
+  dedupLimit: v.DEDUP_LIMIT,
+  dedupFlushMs: v.DEDUP_FLUSH_MS,
+  topicHistorySize: v.TOPIC_HISTORY_SIZE,
+  topicHistoryTtlMs: v.TOPIC_HISTORY_TTL_MS,
   resumeGraceMs: v.RESUME_GRACE_MS,
   mailboxLimit: v.MAILBOX_LIMIT,
   mailboxMaxBytes: v.MAILBOX_MAX_BYTES,
@@ -120,6 +132,18 @@ const CROSS_CHECKS: { vars: VarName[]; ok: (v: Vars) => boolean; allowed: (v: Va
     vars: ['HEARTBEAT_TIMEOUT_MS', 'HB_INTERVAL_SECONDS'],
     ok: (v) => (v.HEARTBEAT_TIMEOUT_MS ?? v.HB_INTERVAL_SECONDS * 3000) > v.HB_INTERVAL_SECONDS * 1000,
     allowed: (v) => `longer than the heartbeat interval, HB_INTERVAL_SECONDS × 1000 (${v.HB_INTERVAL_SECONDS * 1000} ms)`,
+  },
+  {
+    // A request resent after a resume must still be recognised: the window covers the grace period.
+    vars: ['DEDUP_WINDOW_MS', 'RESUME_GRACE_MS'],
+    ok: (v) => v.DEDUP_WINDOW_MS === 0 || v.DEDUP_WINDOW_MS >= v.RESUME_GRACE_MS,
+    allowed: (v) => `0 (off) or at least RESUME_GRACE_MS (${v.RESUME_GRACE_MS})`,
+  },
+  {
+    // A flush later than the window would let an id be forgotten before it was ever stored.
+    vars: ['DEDUP_FLUSH_MS', 'DEDUP_WINDOW_MS'],
+    ok: (v) => v.DEDUP_WINDOW_MS === 0 || v.DEDUP_FLUSH_MS < v.DEDUP_WINDOW_MS,
+    allowed: (v) => `below DEDUP_WINDOW_MS (${v.DEDUP_WINDOW_MS})`,
   },
 ];
 

@@ -23,6 +23,7 @@ import { queueStatsArb } from './queue-stats';
 import { refreshTokenArb } from './refresh-token';
 import { registerArb } from './register';
 import { renewArb } from './renew';
+import { resendArb } from './resend';
 import { resumeArb } from './resume';
 import { sendArb } from './send';
 import { shutdownArb } from './shutdown';
@@ -47,6 +48,8 @@ export const WEIGHTED_COMMANDS: [string, CommandArb, number][] = [
   ['list_actors', listActorsArb, 4],
   ['heartbeat', heartbeatArb, 8],
   ['send', sendArb, 24],
+  // Issue 14 B: an answered request sent again with its id.
+  ['resend', resendArb, 6],
   ['broadcast', broadcastArb, 8],
   ['subscribe', subscribeArb, 8],
   ['unsubscribe', unsubscribeArb, 4],
@@ -69,4 +72,7 @@ export const WEIGHTED_COMMANDS: [string, CommandArb, number][] = [
 ];
 
 /** One arbitrary over all commands, by weight (fc.commands would pick its arbitraries uniformly). */
-export const commandArbs = (): CommandArb[] => [fc.oneof(...WEIGHTED_COMMANDS.map(([, arbitrary, weight]) => ({ arbitrary, weight })))];
+/** `without`: command names left out (the differential keeps the command mix it had before a command was added). */
+export const commandArbs = (without: readonly string[] = []): CommandArb[] => [
+  fc.oneof(...WEIGHTED_COMMANDS.filter(([name]) => !without.includes(name)).map(([, arbitrary, weight]) => ({ arbitrary, weight }))),
+];

@@ -365,6 +365,8 @@ export class HubClient {
     if ((previous === 'connected' || previous === 'connecting') && state !== 'connected') {
       // The session is gone: in-flight requests are lost with it, and so is everything the hub kept for it.
       this.outbox.endSession(state === 'closed' && this.closedReason === 'client' ? 'client_closed' : 'connection_lost');
+      // Held for a resend only while a next session may come; closed for good, they are lost now.
+      if (state !== 'reconnecting') this.outbox.failHeld();
       this.session.stopRenewals();
       this.transport.sessionEnded();
     }
@@ -375,6 +377,12 @@ export class HubClient {
       // A resumed session kept everything on the hub; only a new one is rebuilt.
       if (reconnect && info.resumed === true) this.session.resumed(Date.now());
       else if (reconnect) this.session.restore();
+      // Requests in flight at the drop: resent with their ids where the hub will recognise them, else lost with the session.
+      if (reconnect) {
+        const resend = resendLimit(info);
+        if (resend > 0) this.outbox.resendHeld(resend);
+        else this.outbox.failHeld();
+      }
       this.outbox.flush();
       this.connectWaiters.resolveAll(info);
       this.events.emit('connected', { info, identity: this.identity, reconnect });
@@ -391,3 +399,15 @@ export class HubClient {
     return closedError(this.closedReason ?? 'client');
   }
 }
+
+/**
+ * How many requests held at a drop the new session may be sent again
+ * (docs/PROTOCOL.md "Idempotent requests"): the hub recognises a resend when
+ * it resumed the old session (same sessionId) or dedups by identity; 0 when
+ * it would take a resend as a new request.
+ */
+const resendLimit = (info: ConnectedPayload): number => {
+  const idempotency = info.capabilities.idempotency;
+  if (!idempotency || idempotency.windowMs === 0) return 0;
+  return info.resumed === true || idempotency.scope === 'identity' ? idempotency.limit : 0;
+};

@@ -9,6 +9,8 @@ import type { HubClientEvents, RequestOptions } from './types';
 
 /** Requests that deliver to other actors: held while the hub asks this client to pause. */
 const DELIVERY_TYPES: ReadonlySet<string> = new Set(['hub:send', 'hub:broadcast', 'hub:publish']);
+/** Requests the session restore repeats after a rebuilt session (session-state.ts). */
+const RESTORED_TYPES: ReadonlySet<string> = new Set(['hub:register', 'hub:subscribe']);
 /** How long a sent tell is remembered, so that a late hub:rate_limited or error for it can be matched. */
 const TELL_MEMORY_MS = 30_000;
 
@@ -30,8 +32,10 @@ interface Outgoing {
   pattern: 'ask' | 'tell';
   metadata: Record<string, unknown> | undefined;
   ttl: number | null | undefined;
-  /** Id of the latest attempt; a retry gets a new one. */
+  /** Id of the latest attempt; a retry after hub:rate_limited gets a new one, a resend after a drop keeps it. */
   id: string | null;
+  /** Resent after a drop: it keeps its id from then on (rate-limit retries too), so that the hub can recognise it. */
+  keepId: boolean;
   writtenAt: number;
   rateRetries: number;
   timer: Timer | null;
@@ -74,6 +78,13 @@ export class Outbox {
   private hubPaused = false;
   /** Set while a batch is queued, so that none of it is written before all of it is queued. */
   private holdWrites = false;
+  /**
+   * Written before an unexpected drop and not known to have reached the hub:
+   * asks without their answer, and tells still remembered. Kept with their
+   * ids until the next session says whether the hub will recognise a resend
+   * (docs/PROTOCOL.md "Idempotent requests"), oldest first.
+   */
+  private held: Outgoing[] = [];
 
   constructor(private readonly deps: OutboxDeps) {}
 
@@ -102,6 +113,7 @@ export class Outbox {
         metadata: options.metadata,
         ttl: options.ttl,
         id: null,
+        keepId: false,
         writtenAt: 0,
         rateRetries: 0,
         timer: null,
@@ -181,21 +193,61 @@ export class Outbox {
     return true;
   }
 
-  /** The session is gone: in-flight requests are lost with it, and the hub's backpressure and pacing with them. */
+  /**
+   * The session is gone, and the hub's backpressure and pacing with it. After
+   * an unexpected drop (`connection_lost`) the requests in flight are held
+   * for `resendHeld` or `failHeld`; when this client closed, they fail.
+   */
   endSession(code: 'connection_lost' | 'client_closed'): void {
-    for (const [id, entry] of this.inflight) {
-      this.inflight.delete(id);
-      if (entry.pattern === 'ask') {
-        this.fail(entry, HubError.client(code, `The connection ended before ${entry.type} was answered.`, id));
-      }
+    const inflight = [...this.inflight.values()];
+    this.inflight.clear();
+    if (code === 'connection_lost') {
+      this.held = [...this.held, ...inflight.filter((e) => !(e.pattern === 'ask' && e.settled))].sort((a, b) => a.seq - b.seq);
+    } else {
+      this.failHeld(code);
+      for (const entry of inflight) this.lost(entry, code);
     }
     this.hubPaused = false;
     this.deps.pacer.reset();
     this.stopFlushTimer();
   }
 
+  /**
+   * The new session will recognise the held requests (it resumed the old
+   * one, or dedups by identity): they are written again with their original
+   * ids, in their original order, ahead of anything queued since, and after
+   * what the session restore queued just before (registrations first). An
+   * ask still waits for its own timeout; the hub answers a repeat with the
+   * original reply, or acts on it if the first never arrived. At most
+   * `limit` of them, the newest: the hub remembers no more per scope.
+   */
+  resendHeld(limit: number): void {
+    const held = this.held.splice(0);
+    const dropped = held.length - limit;
+    held.forEach((entry, i) => {
+      if (i < dropped) return this.lost(entry, 'connection_lost');
+      entry.priority = true;
+      // A register or subscribe keeps its old place, ahead of the restore's own: on a rebuilt
+      // session its repeated (stale) answer then comes first and the restore's fresh one wins.
+      if (!RESTORED_TYPES.has(entry.type)) entry.seq = ++this.seq;
+      entry.keepId = true;
+      this.insert(entry);
+    });
+  }
+
+  /** The new session would take a resend as a new request: held asks fail as the connection's loss, held tells are forgotten. */
+  failHeld(code: 'connection_lost' | 'client_closed' = 'connection_lost'): void {
+    for (const entry of this.held.splice(0)) this.lost(entry, code);
+  }
+
+  /** Held requests waiting for the next session. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
   /** The client closed for good: nothing queued will be written. */
   refuseAll(error: HubError): void {
+    for (const entry of this.held.splice(0)) if (entry.pattern === 'ask') this.fail(entry, error);
     for (const entry of this.queue.splice(0)) this.fail(entry, error);
     this.stopFlushTimer();
   }
@@ -230,9 +282,15 @@ export class Outbox {
     }
   }
 
+  private lost(entry: Outgoing, code: 'connection_lost' | 'client_closed'): void {
+    if (entry.pattern === 'ask') this.fail(entry, HubError.client(code, `The connection ended before ${entry.type} was answered.`, entry.id));
+  }
+
   private remove(entry: Outgoing): void {
     const at = this.queue.indexOf(entry);
     if (at >= 0) this.queue.splice(at, 1);
+    const h = this.held.indexOf(entry);
+    if (h >= 0) this.held.splice(h, 1);
     if (entry.id !== null && this.inflight.get(entry.id) === entry) this.inflight.delete(entry.id);
   }
 
@@ -253,7 +311,7 @@ export class Outbox {
   }
 
   private write(entry: Outgoing): void {
-    const id = this.deps.nextId();
+    const id = entry.keepId && entry.id !== null ? entry.id : this.deps.nextId();
     entry.id = id;
     entry.writtenAt = Date.now();
     const frame = buildRequest(entry.type, entry.payload as Requests[typeof entry.type], {

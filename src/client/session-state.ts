@@ -1,3 +1,4 @@
+import type { TopicPosition } from '../protocol/messages';
 import type { RegisteredPayload, Renewed, Subscribed } from '../protocol/replies';
 import type { Emitter } from './emitter';
 import { HubError } from './errors';
@@ -22,7 +23,13 @@ interface SubscriptionRecord {
   from: string;
   subscriptionId: string;
   handles: Set<SubscriptionHandle>;
+  /** The last publication seen (or the topic's position when subscribed), to recover from after a rebuilt session. */
+  position: TopicPosition | null;
 }
+
+/** The topic position a reply or a publication carries, when the hub keeps history. */
+const positionOf = (v: { offset?: unknown; epoch?: unknown }): TopicPosition | null =>
+  typeof v.offset === 'number' && typeof v.epoch === 'string' ? { offset: v.offset, epoch: v.epoch } : null;
 
 const subscriptionKey = (from: string, topic: string): string => `${from}\n${topic}`;
 
@@ -135,7 +142,7 @@ export class SessionState {
     const key = subscriptionKey(from, topic);
     let record = this.subscriptions.get(key);
     if (!record) {
-      record = { topic, from, subscriptionId: reply.subscriptionId, handles: new Set() };
+      record = { topic, from, subscriptionId: reply.subscriptionId, handles: new Set(), position: positionOf(reply) };
       this.subscriptions.set(key, record);
     }
     record.subscriptionId = reply.subscriptionId;
@@ -173,6 +180,7 @@ export class SessionState {
     if (message.metadata.publication !== true || typeof topic !== 'string') return;
     const record = this.subscriptions.get(subscriptionKey(message.to, topic));
     if (!record) return;
+    record.position = positionOf(message.metadata) ?? record.position;
     for (const handle of [...record.handles]) {
       try {
         handle.handler?.(message);
@@ -205,13 +213,26 @@ export class SessionState {
     const registrations = [...this.registrations.values()];
     const subscriptions = [...this.subscriptions.values()];
     const work: Promise<unknown>[] = [];
+    /** Topics whose publications during the gap may be missing: not recovered from the hub's history. */
+    const lostTopics: string[] = [];
     this.outbox.batch(() => {
       for (const record of registrations) work.push(this.register(record.address, record.options, true));
       for (const record of subscriptions) {
+        // From where this client left off: the hub replays what it missed (docs/PROTOCOL.md "Topic recovery").
+        const since = record.position;
         work.push(
-          this.outbox.enqueue('hub:subscribe', { topic: record.topic }, { from: record.from }, 'ask', true).then(({ payload }) => {
-            record.subscriptionId = (payload as Subscribed).subscriptionId;
-          }),
+          this.outbox
+            .enqueue('hub:subscribe', { topic: record.topic, ...(since && { since }) }, { from: record.from }, 'ask', true)
+            .then(({ payload }) => {
+              const reply = payload as Subscribed;
+              record.subscriptionId = reply.subscriptionId;
+              if (reply.recovered !== true) lostTopics.push(record.topic);
+              // Recovered publications follow the reply and move the position on as they arrive.
+              if (reply.recovered !== true) record.position = positionOf(reply);
+            }, (err: unknown) => {
+              lostTopics.push(record.topic);
+              throw err;
+            }),
         );
       }
       if (this.selfPaused) work.push(this.outbox.enqueue('hub:pause', { reason: 'restored' }, {}, 'ask', true));
@@ -224,8 +245,7 @@ export class SessionState {
         registrations: registrations.length,
         subscriptions: subscriptions.length,
         failed: failed.length,
-        // Publications sent while no subscription existed are gone; part B (topic history) narrows this.
-        lostTopics: [],
+        lostTopics,
       });
     });
   }

@@ -38,7 +38,10 @@ import { isEnding, performActions } from './machine-effects';
 import { IdentityIndex } from './identities';
 import { AlarmSchedule, earlier } from './schedule';
 import { Totals } from './totals';
-import { Turn, type HubHost } from './turn';
+import { Turn, type HubHost, type ReplyTap } from './turn';
+import { SeenSet } from './dedup';
+import { dedupScope } from './idempotency';
+import { TopicHistory } from './topic-history';
 
 const NO_PINGS: ReadonlyMap<string, number> = new Map();
 
@@ -84,6 +87,12 @@ export class HubCore implements HubOps, PipelineHub {
   appMessages = false;
 
   private readonly host: HubHost;
+  /** Request ids already answered, written in batches (dedup.ts). */
+  readonly seen: SeenSet;
+  /** Each topic's recent publications (topic-history.ts). */
+  readonly history: TopicHistory;
+  /** A pending ask's answer, sent in a later turn, becomes its recorded answer. */
+  private readonly settleSeen: ReplyTap;
 
   constructor(
     readonly config: HubConfig,
@@ -97,7 +106,10 @@ export class HubCore implements HubOps, PipelineHub {
     this.host = host;
     this.handlers = { ...lifecycleHandlers, ...registryHandlers, ...messagingHandlers, ...extraHandlers };
     this.totals = new Totals(host, this.sessions);
-    this.schedule = new AlarmSchedule(host, this.sessions);
+    this.seen = new SeenSet(host.kv, config);
+    this.history = new TopicHistory(host.kv, config, () => host.ids.id());
+    this.settleSeen = (conn, requestId, frame, retryable, now) => this.seen.settle(conn, requestId, frame, retryable, now);
+    this.schedule = new AlarmSchedule(host, this.sessions, () => this.seen.flushDue);
     for (const { connId, attachment } of restored) {
       const session = fromAttachment(attachment);
       if (session && session.connId === connId && stateOf(session) !== 'closed') {
@@ -210,6 +222,8 @@ export class HubCore implements HubOps, PipelineHub {
         this.drive(turn, session, { type: 'TICK', now, pingAt });
       }
     }
+    // Any alarm flushes the seen-set, early or not: the writes are owed anyway, and sooner only narrows the exposure.
+    if (this.seen.flushDue !== null) this.seen.flush(now);
     const removed = this.host.registry.deleteExpired(now);
     if (removed > 0) turn.log.log('debug', 'registry.cleanup', { removed });
     runJobBatch(turn, this);
@@ -237,6 +251,7 @@ export class HubCore implements HubOps, PipelineHub {
     if (!isEnding(before) && isEnding(next)) {
       noteEnding(this.host.kv, session.connId);
       this.totals.ending(session, ctx.closeReason, event.now);
+      this.sessionEnded(session, event.now);
     }
     if (next.status === 'done') {
       this.sessions.delete(session.connId);
@@ -245,6 +260,18 @@ export class HubCore implements HubOps, PipelineHub {
       turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });
       turn.log.log('info', 'session.closed', { sessionId: ctx.sessionId, code: ctx.closeCode ?? undefined });
     }
+  }
+
+  /**
+   * What the seen-set keeps of an ending session is written now, not at the
+   * next flush: a session scope is dropped (no request can name that session
+   * again), an identity scope stays for the rest of its window.
+   */
+  private sessionEnded(session: Session, now: number): void {
+    if (!this.seen.enabled) return;
+    const scope = dedupScope(this.config, session);
+    if (scope.startsWith('s:')) this.seen.drop(scope, now);
+    this.seen.flush(now);
   }
 
   // ---------------------------------------------------------------- routing
@@ -309,6 +336,7 @@ export class HubCore implements HubOps, PipelineHub {
 
   private turn(now: number): Turn {
     const turn = new Turn(now, this.config, this.host);
+    if (this.seen.enabled && this.seen.awaiting) turn.tap = this.settleSeen;
     if (this.lostSockets !== null) {
       recoverLostSockets(turn, this, this.totals.base, new Set(this.sessions.keys()), this.lostSockets, () => this.counters);
       this.lostSockets = null;
@@ -330,6 +358,7 @@ export class HubCore implements HubOps, PipelineHub {
     }
     if (turn.jobsAdded) lowest = turn.now;
     if (turn.registryTouched) lowest = earlier(lowest, this.host.registry.nextExpiry());
+    lowest = earlier(lowest, this.seen.flushDue);
     this.schedule.arm(turn, lowest);
     this.totals.flush();
     return turn.effects;

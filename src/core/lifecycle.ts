@@ -11,6 +11,7 @@ import type { AuthVerdict } from './auth';
 import type { HandlerTable, HubRequest } from './request';
 import { refuseReservedIdentity } from './reserved';
 import { refuseOversized } from './session-budget';
+import { dedupScopeKind } from './idempotency';
 import { hashResumeToken, newResumeToken } from './resume-token';
 
 /** The resume token a hub:connect carries, if any; a malformed payload counts as none (never a refusal). */
@@ -135,6 +136,8 @@ export const connectHandler = (req: HubRequest): void => {
       maxActorsPerInstance: config.registryLimit,
       supportsBackpressure: true,
       supportedContentTypes: ['application/json'],
+      // Idempotent requests (issue 14 B): a client may resend in-flight requests with their ids when this says it is safe.
+      ...(config.dedupWindowMs > 0 && { idempotency: { windowMs: config.dedupWindowMs, limit: config.dedupLimit, scope: dedupScopeKind(config) } }),
     },
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     token,

@@ -4,6 +4,8 @@ import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack 
 import { flatFrame, forwardMetadataJson, frameFor, type FlatFrame } from './flat';
 import { refusePendingAskOverCap, refuseSubscriptionOverCap } from './limits';
 import type { HandlerTable, HubRequest } from './request';
+import type { Subscribed } from '../protocol/replies';
+import type { Recovery } from './topic-history';
 import type { Turn } from './turn';
 import { isReachable, type Session } from './session';
 import { addSubscription, findSubscription, removeSubscription, subscribersOf, subscriptionById } from './topics';
@@ -140,17 +142,22 @@ export const messagingHandlers: HandlerTable = {
 
   'hub:subscribe': (req, p) => {
     if (!req.allowed('subscribe', permits(req.permissions, 'subscribe', p.topic), p.topic)) return;
+    const { turn } = req;
     const address = req.actingAddress;
-    const existing = findSubscription(req.turn, p.topic, address);
+    const existing = findSubscription(turn, p.topic, address);
     if (existing && existing.connId === req.session.connId) {
-      req.reply('hub:subscribed', { topic: p.topic, subscriptionId: existing.subscriptionId });
+      // Subscribed all along on this connection: nothing was missed that is not already on its way.
+      req.reply('hub:subscribed', subscribedReply(req, p.topic, existing.subscriptionId, p.since && { recovered: true, missed: [] }));
       return;
     }
     if (refuseSubscriptionOverCap(req)) return;
-    if (existing) removeSubscription(req.turn, existing);
-    const subscriptionId = req.turn.host.ids.id();
-    addSubscription(req.turn, { subscriptionId, topic: p.topic, address, connId: req.session.connId });
-    req.reply('hub:subscribed', { topic: p.topic, subscriptionId });
+    if (existing) removeSubscription(turn, existing);
+    const subscriptionId = turn.host.ids.id();
+    addSubscription(turn, { subscriptionId, topic: p.topic, address, connId: req.session.connId });
+    const recovery = p.since && req.hub.history.since(p.topic, p.since, turn.now);
+    req.reply('hub:subscribed', subscribedReply(req, p.topic, subscriptionId, recovery));
+    // What the subscriber missed follows its reply, in order, before any new publication.
+    for (const flat of recovery?.missed ?? []) deliver(turn, req.session, frameFor(flat, address), null);
   },
 
   'hub:unsubscribe': (req, p) => {
@@ -180,9 +187,12 @@ export const messagingHandlers: HandlerTable = {
       const target = req.hub.session(sub.connId);
       if (target && isReachable(target)) recipients.push({ address: sub.address, connId: sub.connId });
     }
-    const flat = forwarded(req, p, { topic: p.topic, publication: true });
+    // With history on, the publication carries its place in the topic (metadata, beside topic) and is kept.
+    const at = req.hub.history.next(p.topic);
+    const flat = forwarded(req, p, at ? { topic: p.topic, publication: true, offset: at.offset, epoch: at.epoch } : { topic: p.topic, publication: true });
+    if (at) req.hub.history.store(p.topic, at, flat, turn.now);
     fanOut(req, 'publish', flat, recipients);
-    req.reply('hub:published', { topic: p.topic, subscriberCount: recipients.length });
+    req.reply('hub:published', { topic: p.topic, subscriberCount: recipients.length, ...at });
   },
 
   'hub:pause': (req) => {
@@ -216,6 +226,14 @@ export const messagingHandlers: HandlerTable = {
     req.reply('hub:metrics_response', req.hub.metrics(req.turn));
   },
 };
+
+/** hub:subscribed with the topic's position (history on) and, when asked with `since`, whether it was recovered. */
+const subscribedReply = (req: HubRequest, topic: string, subscriptionId: string, recovery: Recovery | undefined): Subscribed => ({
+  topic,
+  subscriptionId,
+  ...req.hub.history.position(topic),
+  ...(recovery && { recovered: recovery.recovered }),
+});
 
 /** Hub-initiated flow control towards a sender whose queued work crosses the thresholds. */
 export const backpressure = (turn: Turn, sender: Session): void => {

@@ -22,6 +22,17 @@ export const NS = {
   census: 'conn',
   /** One row per hub:send ask still waiting for its delivery_ack, by asking connection. */
   pendingAsk: 'pask',
+  // ---- Idempotent requests and topic recovery (issue 14 B).
+  /** Seen request ids with their original answer, by scope (session or identity) and sequence (src/core/dedup.ts). */
+  dedup: 'dedup',
+  /** When each dedup scope was last written, for sweeping scopes nobody uses any more. */
+  dedupScope: 'dedups',
+  /** Seen asks still waiting for their answer, by asking connection and request id: the row of their entry. */
+  dedupPending: 'dedupp',
+  /** Each topic's history position: epoch, latest offset, the size it was kept with (src/core/topic-history.ts). */
+  topicMeta: 'tmeta',
+  /** Each topic's recent publications, by topic and offset. */
+  topicHistory: 'thist',
   /** Offline mailboxes of suspended sessions: frames by session id and arrival sequence (src/core/mailbox.ts). */
   mailbox: 'mbox',
   /** The record of each suspended session (its attachment, since it has no socket), by its last connection. */

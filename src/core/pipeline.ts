@@ -2,8 +2,10 @@ import type { SessionEvent } from '../../machines/session';
 import type { HubConfig } from '../config';
 import { envelopeSchema, issuesOf, type Envelope } from '../protocol/envelope';
 import { fastEnvelope, fastPayloads } from '../protocol/fast-parse';
-import { FORWARDING_TYPES, isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
+import { FORWARDING_TYPES, IDEMPOTENT_TYPES, isRequestType, requestSchemas, type RequestType } from '../protocol/messages';
 import { byteLength, echoable, illFormedError, illFormedIssue, sniffId } from '../protocol/strings';
+import type { SeenSet } from './dedup';
+import { once } from './idempotency';
 import { connectHandler } from './lifecycle';
 import { UNKNOWN_ADDRESS } from './machine-effects';
 import { countRequest } from './ops-stats';
@@ -17,6 +19,8 @@ import type { Turn } from './turn';
 export interface PipelineHub extends HubOps {
   readonly config: HubConfig;
   readonly handlers: HandlerTable;
+  /** Request ids already answered (idempotent requests, dedup.ts). */
+  readonly seen: SeenSet;
   /** Whether types outside hub: go to the runtime's onMessage hook (an `app` effect) rather than unknown_type. */
   readonly appMessages: boolean;
 }
@@ -169,6 +173,7 @@ const dispatch = (hub: PipelineHub, req: HubRequest, envelope: Envelope): void =
     return;
   }
   const handler = hub.handlers[type] as Handler<RequestType>;
+  if (IDEMPOTENT_TYPES.has(type) && hub.seen.enabled) return once(hub.seen, req, handler, payload.data as never);
   handler(req, payload.data as never);
 };
 

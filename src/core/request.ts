@@ -5,6 +5,7 @@ import type { ErrorSpec } from '../protocol/errors';
 import type { ParsedRequests, RequestType } from '../protocol/messages';
 import type { HubMessageType, HubPayloads, Metrics, ReplyMetadata } from '../protocol/replies';
 import type { Session } from './session';
+import type { TopicHistory } from './topic-history';
 import type { Turn } from './turn';
 
 /** What request handlers may ask of the hub beyond the turn itself. */
@@ -24,6 +25,8 @@ export interface HubOps {
   /** Deliveries per second over the last full second. */
   processingRate(now: number): number;
   metrics(turn: Turn): Metrics;
+  /** Each topic's recent publications, for recovery (topic-history.ts). */
+  readonly history: TopicHistory;
 }
 
 /** One validated request from one session, with reply helpers bound to it. */

@@ -13,6 +13,8 @@ export class AlarmSchedule {
   constructor(
     private readonly host: HubHost,
     private readonly sessions: ReadonlyMap<string, Session>,
+    /** Deadlines of the core's own (the seen-set's next flush). */
+    private readonly own: () => number | null = () => null,
   ) {}
 
   /** The alarm fired: whatever it was armed for is gone, so the next finish recomputes in full. */
@@ -25,7 +27,7 @@ export class AlarmSchedule {
     let earliest = this.host.registry.nextExpiry();
     if (hasJobs(this.host.kv)) earliest = earliest === null ? now : Math.min(earliest, now);
     for (const session of this.sessions.values()) earliest = earlier(earliest, deadlineOf(session));
-    return earliest;
+    return earlier(earliest, this.own());
   }
 
   /**

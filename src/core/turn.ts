@@ -23,6 +23,17 @@ export interface HubHost {
   ids: IdSource;
 }
 
+/** The answer of one idempotent request, collected while its handler runs. */
+export interface ReplyCapture {
+  conn: string;
+  id: string;
+  frames: string[];
+  /** It was refused with a retryable error: nothing was done, so nothing is remembered. */
+  retryable: boolean;
+}
+
+export type ReplyTap = (conn: string, requestId: string, frame: string, retryable: boolean, now: number) => void;
+
 /**
  * Everything one inbound event may produce. A turn collects effects in order,
  * tracks which sessions need their attachment rewritten and whether the
@@ -51,6 +62,10 @@ export class Turn {
   /** Token verdict for this frame, computed by the shell before the core runs (auth on only). */
   auth: AuthInput | undefined = undefined;
   private logger: Logger | null = null;
+  /** Idempotent requests (src/core/dedup.ts): the request whose answer this turn records, while it is handled. */
+  capture: ReplyCapture | null = null;
+  /** Sees correlated frames sent for any other request: a pending ask's later answer (set by the core when any may be pending). */
+  tap: ReplyTap | null = null;
 
   constructor(
     readonly now: number,
@@ -93,7 +108,15 @@ export class Turn {
     this.hubFrame(conn, to, requestId, type, payload, metadata ?? {});
   }
 
-  private hubFrame(conn: string, to: string, requestId: string | null, type: string, payload: unknown, metadata: Record<string, unknown>): void {
+  private hubFrame(
+    conn: string,
+    to: string,
+    requestId: string | null,
+    type: string,
+    payload: unknown,
+    metadata: Record<string, unknown>,
+    retryable = false,
+  ): void {
     this.send(conn, {
       from: HUB_ADDRESS,
       to,
@@ -105,6 +128,19 @@ export class Turn {
       ttl: null,
       signature: null,
     });
+    if (requestId !== null && (this.capture !== null || this.tap !== null)) this.noteAnswer(conn, requestId, retryable);
+  }
+
+  /** The frame just sent answers `requestId`: it is kept as that request's answer (dedup.ts). */
+  private noteAnswer(conn: string, requestId: string, retryable: boolean): void {
+    const effect = this.effects[this.effects.length - 1] as Extract<Effect, { kind: 'send' }>;
+    const capture = this.capture;
+    if (capture !== null && capture.conn === conn && capture.id === requestId) {
+      capture.frames.push(effect.frame);
+      if (retryable) capture.retryable = true;
+    } else {
+      this.tap?.(conn, requestId, effect.frame, retryable, this.now);
+    }
   }
 
   /** `log` false: a refusal that repeats one just logged (rate limiting), counted but not written again. */
@@ -113,7 +149,7 @@ export class Turn {
     this.errorConns.push(conn);
     this.errorCodes.push(spec.code);
     // errorReply builds the payload from the catalogue; replies.ts pins its shape per reply type.
-    this.hubFrame(conn, to, requestId, type, payload, {});
+    this.hubFrame(conn, to, requestId, type, payload, {}, (payload as { retryable?: unknown }).retryable === true);
     if (!log) return;
     const level: LogLevel = spec.code === 'internal_error' ? 'error' : 'debug';
     this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code: spec.code });

@@ -100,7 +100,15 @@ export const broadcastPayload = z.object({
   excludeSelf: z.boolean().optional(),
 });
 
-export const subscribePayload = z.object({ topic: topicSchema });
+// ---- Topic recovery (issue 14 B): where a subscriber left off; see docs/PROTOCOL.md "Topic recovery".
+export const EPOCH_MAX = 64;
+export const topicPositionSchema = z.object({
+  offset: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  epoch: wellFormed(z.string().min(1).max(EPOCH_MAX)),
+});
+export type TopicPosition = z.infer<typeof topicPositionSchema>;
+
+export const subscribePayload = z.object({ topic: topicSchema, since: topicPositionSchema.optional() });
 
 export const unsubscribePayload = z
   .object({ topic: topicSchema.optional(), subscriptionId: wellFormed(z.string().min(1).max(256)).optional() })
@@ -148,5 +156,9 @@ export const FORWARDING_TYPES: ReadonlySet<string> = new Set(['hub:send', 'hub:b
 
 /** Types that do not spend rate-limit tokens (contract §7). */
 export const RATE_LIMIT_EXEMPT: ReadonlySet<string> = new Set(['hub:connect', 'hub:heartbeat', 'hub:disconnect']);
+
+// ---- Idempotent requests (issue 14 B): see docs/PROTOCOL.md "Idempotent requests".
+/** Requests a client may resend with the same envelope id: the hub acts once and repeats its first answer. */
+export const IDEMPOTENT_TYPES: ReadonlySet<string> = new Set(['hub:send', 'hub:broadcast', 'hub:publish', 'hub:register', 'hub:subscribe']);
 
 export const isRequestType = (type: string): type is RequestType => Object.hasOwn(requestSchemas, type);

@@ -27,6 +27,8 @@ export const connectedPayload = z.strictObject({
     maxActorsPerInstance: count,
     supportsBackpressure: z.literal(true),
     supportedContentTypes: z.array(z.string()),
+    // Idempotent requests (issue 14 B): how long and by what a resent request id is recognised.
+    idempotency: z.strictObject({ windowMs: count, limit: count, scope: z.enum(['session', 'identity']) }).optional(),
   }),
   rateLimit: z.strictObject({ perSecond: z.number().nonnegative(), burst: z.number().nonnegative() }),
   token: z.string(),
@@ -116,12 +118,22 @@ export const broadcastAckPayload = z.strictObject({
   queuedCount: count,
 });
 
-export const subscribedPayload = z.strictObject({ topic: z.string(), subscriptionId: z.string() });
+// ---- Topic recovery (issue 14 B). Absent while the hub keeps no history (TOPIC_HISTORY_SIZE 0).
+/** The topic's position: the offset of its latest publication (0 before the first) in history `epoch`. */
+const topicPosition = { offset: count.optional(), epoch: z.string().optional() };
+
+export const subscribedPayload = z.strictObject({
+  topic: z.string(),
+  subscriptionId: z.string(),
+  ...topicPosition,
+  /** Only when the request carried `since`: whether every publication after it follows this reply. */
+  recovered: z.boolean().optional(),
+});
 
 /** `subscriptionId` is null when nothing matched: unsubscribing twice succeeds twice. */
 export const unsubscribedPayload = z.strictObject({ topic: z.string(), subscriptionId: z.string().nullable() });
 
-export const publishedPayload = z.strictObject({ topic: z.string(), subscriberCount: count });
+export const publishedPayload = z.strictObject({ topic: z.string(), subscriberCount: count, ...topicPosition });
 
 export const pausedPayload = z.strictObject({ paused: z.literal(true), bufferLimit: count });
 

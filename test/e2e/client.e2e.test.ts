@@ -121,7 +121,8 @@ describe('client against wrangler dev (short heartbeat)', () => {
     const sub = await bob.client.subscribe('rooms/lobby', (m) => seen.push(m.payload));
     expect(sub.subscriptionId).toEqual(expect.any(String));
     const published = await alice.client.publish('rooms/lobby', 'said', { text: 'one' });
-    expect(published).toEqual({ topic: 'rooms/lobby', subscriberCount: 1 });
+    // offset and epoch: the topic's history position (issue 14 B).
+    expect(published).toEqual({ topic: 'rooms/lobby', subscriberCount: 1, offset: expect.any(Number), epoch: expect.any(String) });
     await waitFor(() => seen.length === 1, 5_000, 'bob receives the publication');
     expect(seen).toEqual([{ text: 'one' }]);
 

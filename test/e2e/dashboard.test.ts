@@ -5,6 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { WsTestClient } from '../../harness/net/ws-client';
+import { sessionMachine } from '../../machines/session';
 
 /**
  * The operator dashboard in headless Chromium against `wrangler dev`: sign
@@ -114,7 +115,9 @@ describe('operator dashboard', () => {
     );
     expect(current).toHaveLength(2);
     for (const card of current) {
-      expect(card.nodes).toBe(6);
+      // One node per state of the session machine (suspended joined them with session resume).
+      expect(card.nodes).toBe(Object.keys(sessionMachine.config.states ?? {}).length);
+      expect(card.nodes).toBe(7);
       expect(card.edges).toBeGreaterThanOrEqual(8);
       expect(card.highlighted).toEqual([card.title.includes('ben') ? 'paused' : 'registered']);
     }

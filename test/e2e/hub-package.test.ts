@@ -87,7 +87,8 @@ describe('the signal-hub-server package', () => {
       platform: 'neutral',
       conditions: ['workerd', 'worker', 'import'],
       mainFields: ['module', 'main'],
-      external: ['cloudflare:workers'],
+      // As wrangler bundles a Worker with the nodejs_compat flag: node:* comes from the runtime.
+      external: ['cloudflare:workers', 'node:*'],
       logLevel: 'silent',
     });
     const text = bundle.outputFiles[0]!.text;

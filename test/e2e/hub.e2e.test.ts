@@ -109,6 +109,8 @@ describe('connection lifecycle', () => {
       maxActorsPerInstance: 50_000,
       supportsBackpressure: true,
       supportedContentTypes: ['application/json'],
+      // Added by issue 14 B: the client learns whether resending an in-flight request is safe.
+      idempotency: { windowMs: 60_000, limit: 1000, scope: 'session' },
     });
     expect(p.rateLimit).toEqual({ perSecond: 10, burst: 20 });
     expect(p.token).toBeTypeOf('string');

@@ -85,7 +85,17 @@ export class FakeSocket implements SocketLike {
   }
 
   /** Completes hub:connect the way the hub does. */
-  accept(overrides: Partial<{ heartbeatInterval: number; identity: string; token: string; resumeToken: string; resumed: boolean }> = {}): void {
+  accept(
+    overrides: Partial<{
+      heartbeatInterval: number;
+      identity: string;
+      token: string;
+      resumeToken: string;
+      resumed: boolean;
+      /** capabilities.idempotency of hub:connected (issue 14 B); absent by default, as from a hub without it. */
+      idempotency: { windowMs: number; limit: number; scope: 'session' | 'identity' };
+    }> = {},
+  ): void {
     const connect = this.request('hub:connect');
     this.reply(
       connect,
@@ -95,7 +105,12 @@ export class FakeSocket implements SocketLike {
         serverVersion: '0.1.0',
         maxMessageSize: 1_048_576,
         heartbeatInterval: overrides.heartbeatInterval ?? 20_000,
-        capabilities: { maxActorsPerInstance: 50_000, supportsBackpressure: true, supportedContentTypes: ['application/json'] },
+        capabilities: {
+          maxActorsPerInstance: 50_000,
+          supportsBackpressure: true,
+          supportedContentTypes: ['application/json'],
+          ...(overrides.idempotency && { idempotency: overrides.idempotency }),
+        },
         rateLimit: { perSecond: 10, burst: 20 },
         token: overrides.token ?? 'session-token-1',
         tokenExpiresAt: Date.now() + 3_600_000,

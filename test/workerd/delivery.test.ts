@@ -472,7 +472,8 @@ describe.each(MODES)('pub/sub, $mode (§6)', ({ between }) => {
     const a = await WorkerdClient.connected(hub, '@(sp/a)');
     const b = await WorkerdClient.connected(hub, '@(sp/b)');
     const early = await a.ask('hub:publish', { topic: 'sp', type: 'early', data: 0 });
-    expect(early.payload).toEqual({ topic: 'sp', subscriberCount: 0 });
+    // offset and epoch: the topic's history position (issue 14 B), the first publication of a new topic.
+    expect(early.payload).toEqual({ topic: 'sp', subscriberCount: 0, offset: 1, epoch: expect.any(String) });
     await a.ask('hub:subscribe', { topic: 'sp' });
     await b.ask('hub:subscribe', { topic: 'sp' });
     await between(hub);

@@ -1,8 +1,8 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildRequest } from '../../src/protocol/build';
-import { startDevServer, type DevServer } from './support/dev-server';
-import { WsTestClient, type Frame } from './support/ws-client';
+import { startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { WsTestClient, type Frame } from '../../harness/net/ws-client';
 
 /**
  * Idempotent resends (docs/PROTOCOL.md "Idempotent requests") as a real

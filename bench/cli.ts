@@ -20,6 +20,7 @@ const USAGE = `usage: tsx bench/cli.ts [options]   (npm run bench -- [options])
   --pairs P             tell: sender/receiver pairs (default 10)
   --messages M          tell: messages per pair (default 100)
   --asks K              ask: sequential round trips per run (default 200)
+  --queued N            resume: messages queued for a suspended receiver, as tells and as asks (default 1000)
   --fanout A,B,...      broadcast and publish recipient counts (default 100,1000; add 5000 if you like)
   --idle N              memory: idle sessions opened (default 1000; reported per 1000)
   --frames F            framecost: frames per probe (default 400)
@@ -42,6 +43,7 @@ const COUNTS = {
   sessions: 'sessions',
   concurrency: 'concurrency',
   storm: 'storm',
+  queued: 'queued',
   pairs: 'pairs',
   messages: 'messages',
   asks: 'asks',

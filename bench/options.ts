@@ -12,7 +12,7 @@
 export const RAISED_LIMITS = { RATE_LIMIT_PER_SECOND: 1_000_000, RATE_LIMIT_BURST: 1_000_000 } as const;
 
 /** In run order: memory on fresh processes, then fan-out, which can reuse the memory room while it is young. */
-export const SCENARIOS = ['memory', 'broadcast', 'publish', 'connect', 'storm', 'tell', 'ask', 'fairness', 'refusal', 'framecost'] as const;
+export const SCENARIOS = ['memory', 'broadcast', 'publish', 'connect', 'storm', 'tell', 'ask', 'fairness', 'refusal', 'resume', 'framecost'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -30,6 +30,8 @@ export interface Options {
   frames: number;
   floodSeconds: number;
   storm: number;
+  /** resume: messages queued for the suspended receiver before it resumes. */
+  queued: number;
   /** fairness: the raw object's flood frames do this many JSON.parse rounds of stand-in work (0: none). */
   baselineWork: number;
   /** fairness: with baselineWork, the raw object yields after this many consecutive frames of one socket (0: never). */
@@ -54,6 +56,7 @@ export const DEFAULTS: Options = {
   frames: 400,
   floodSeconds: 5,
   storm: 200,
+  queued: 1000,
   baselineWork: 0,
   baselineYield: 0,
   only: [...SCENARIOS],
@@ -74,6 +77,7 @@ export const SMOKE: Partial<Options> = {
   frames: 20,
   floodSeconds: 1,
   storm: 10,
+  queued: 20,
   maxSeconds: 120,
 };
 

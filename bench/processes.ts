@@ -130,16 +130,19 @@ export const portOf = (s: DevServer): number => Number(new URL(s.baseUrl).port);
 
 /**
  * Starts the hub with `hubVars`, then the baseline, then, if asked, the hub
- * with its shipped limits plus `shippedVars`. One after the other: each
- * server's ports are picked while the earlier ones hold theirs, so two can
- * never be handed the same port. `onStarted` sees every server as it comes
- * up, so a failure halfway can still stop what did start.
+ * with its shipped limits plus `shippedVars`, then, if asked, the hub with
+ * `hubVars` plus `resumeOffVars` (resume turned off, for the resume
+ * scenario's normal-path comparison). One after the other: each server's
+ * ports are picked while the earlier ones hold theirs, so two can never be
+ * handed the same port. `onStarted` sees every server as it comes up, so a
+ * failure halfway can still stop what did start.
  */
 export const startServers = async (
   hubVars: Record<string, string | number>,
   shippedVars: Record<string, string> | null,
   onStarted: (s: DevServer) => void,
-): Promise<{ hub: DevServer; baseline: DevServer; shipped?: DevServer }> => {
+  resumeOffVars: Record<string, string | number> | null = null,
+): Promise<{ hub: DevServer; baseline: DevServer; shipped?: DevServer; resumeOff?: DevServer }> => {
   const started = async (options: DevServerOptions) => {
     const s = await startWithRetry(options);
     onStarted(s);
@@ -148,5 +151,6 @@ export const startServers = async (
   const hub = await started({ vars: hubVars });
   const baseline = await started({ config: BASELINE_CONFIG });
   const shipped = shippedVars ? await started({ vars: { ...shippedVars } }) : undefined;
-  return { hub, baseline, ...(shipped ? { shipped } : {}) };
+  const resumeOff = resumeOffVars ? await started({ vars: { ...hubVars, ...resumeOffVars } }) : undefined;
+  return { hub, baseline, ...(shipped ? { shipped } : {}), ...(resumeOff ? { resumeOff } : {}) };
 };

@@ -9,7 +9,8 @@ import type { DevServer } from '../harness/net/dev-server';
 import { RAISED_LIMITS, SCENARIOS, isDefault, type Options } from './options';
 import { findWorkerd, portOf, startServers } from './processes';
 import { machineInfo, sourceInfo, type Report, type Side } from './report';
-import { NEED_SHIPPED, SCENARIO_RUNS } from './scenarios/index';
+import { NEED_RESUME_OFF, NEED_SHIPPED, SCENARIO_RUNS } from './scenarios/index';
+import { RESUME_OFF } from './scenarios/resume';
 import { baselineTarget, hubTarget, type Room } from './targets';
 import { closeRoom } from './scenarios/rooms';
 
@@ -51,6 +52,7 @@ export const runBench = async (o: Options, log: (line: string) => void = (l) => 
       frames: o.frames,
       floodSeconds: o.floodSeconds,
       storm: o.storm,
+      queued: o.queued,
       baselineWork: o.baselineWork,
       baselineYield: o.baselineYield,
       only: o.only,
@@ -70,11 +72,19 @@ export const runBench = async (o: Options, log: (line: string) => void = (l) => 
       servers.push(s);
       report.processGroups = servers.map((x) => x.pid);
     };
-    const { hub: hubServer, baseline: baseServer, shipped: shippedServer } = await startServers(hubVars, needShipped ? o.hubVars : null, onStarted);
+    // The resume scenario compares the normal path with resume on and off: a hub with RESUME_GRACE_MS=0 beside the default one.
+    const needResumeOff = o.only.some((n) => NEED_RESUME_OFF.includes(n));
+    const {
+      hub: hubServer,
+      baseline: baseServer,
+      shipped: shippedServer,
+      resumeOff: resumeOffServer,
+    } = await startServers(hubVars, needShipped ? o.hubVars : null, onStarted, needResumeOff ? RESUME_OFF : null);
     const targets = [
       hubTarget(hubServer, findWorkerd(hubServer.pid, portOf(hubServer))),
       baselineTarget(baseServer, findWorkerd(baseServer.pid, portOf(baseServer))),
     ];
+    const resumeOff = resumeOffServer ? hubTarget(resumeOffServer, findWorkerd(resumeOffServer.pid, portOf(resumeOffServer))) : undefined;
     const kept = new Map<Side, Room>();
     for (const name of SCENARIOS) {
       if (!o.only.includes(name)) continue;
@@ -89,7 +99,15 @@ export const runBench = async (o: Options, log: (line: string) => void = (l) => 
       const t0 = performance.now();
       log(`scenario ${name} ...`);
       try {
-        await SCENARIO_RUNS[name]({ name, targets, o, report, kept, ...(shippedServer ? { shipped: shippedServer } : {}) });
+        await SCENARIO_RUNS[name]({
+          name,
+          targets,
+          o,
+          report,
+          kept,
+          ...(shippedServer ? { shipped: shippedServer } : {}),
+          ...(resumeOff ? { resumeOff } : {}),
+        });
       } catch (err) {
         const tails = servers.map((s, i) => `--- ${i === 0 ? 'hub' : 'baseline'} server output (tail) ---\n${s.output().slice(-1_500)}`);
         report.errors.push({ scenario: name, error: err instanceof Error ? err.message : String(err) });

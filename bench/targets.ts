@@ -212,6 +212,8 @@ export interface ScenarioContext {
   kept: Map<Side, Room>;
   /** The hub with its shipped limits; started only when a scenario that needs it runs. */
   shipped?: DevServer;
+  /** The hub (limits raised) with resume off, RESUME_GRACE_MS=0; started only for the resume scenario. */
+  resumeOff?: Target;
 }
 
 export type Scenario = (ctx: ScenarioContext) => Promise<void>;

@@ -8,6 +8,7 @@ import { fanout } from './fanout';
 import { framecost } from './framecost';
 import { memory } from './memory';
 import { refusal } from './refusal';
+import { resume } from './resume';
 import { storm } from './storm';
 import { tell } from './tell';
 
@@ -21,8 +22,12 @@ export const SCENARIO_RUNS: Record<ScenarioName, Scenario> = {
   ask,
   fairness,
   refusal,
+  resume,
   framecost,
 };
 
 /** Scenarios that also need the hub with its shipped limits (a third `wrangler dev`). */
 export const NEED_SHIPPED: readonly ScenarioName[] = ['fairness', 'refusal'];
+
+/** Scenarios that also need the hub with resume off (RESUME_GRACE_MS=0, a fourth `wrangler dev`). */
+export const NEED_RESUME_OFF: readonly ScenarioName[] = ['resume'];

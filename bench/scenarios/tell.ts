@@ -5,8 +5,8 @@ import { collect, type Runs } from '../report';
 import { alternate, counter, drop, leave, pool, room, setupConcurrency, waitUntil, type Scenario, type Target } from '../targets';
 import type { Options } from '../options';
 
-/** P pairs; each sender streams M tells to its receiver at once. */
-const tellRun = async (t: Target, o: Options): Promise<Runs> => {
+/** P pairs; each sender streams M tells to its receiver at once. The resume scenario reuses it for the normal path. */
+export const tellRun = async (t: Target, o: Options): Promise<Runs> => {
   const r = room('tell');
   const { results: peers, failures } = await pool(o.pairs * 2, setupConcurrency(o), (i) => t.join(r, `p${i}`));
   if (failures.length > 0) {

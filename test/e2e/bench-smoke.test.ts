@@ -79,7 +79,7 @@ describe('bench smoke mode', () => {
       if (m.key === 'lossPct' || m.key === 'failures') {
         expect(m.hub, where).toBe(0);
         expect(m.baseline, where).toBe(0);
-      } else if (m.key === 'cpuMs' || m.key === 'cpuUsPerMsg' || m.key === 'cpuUsPerFrame' || m.key === 'cpuUsPerRequest') {
+      } else if (m.key === 'cpuMs' || m.key === 'cpuUsPerMsg' || m.key === 'queueCpuUsPerMsg' || m.key === 'cpuUsPerFrame' || m.key === 'cpuUsPerRequest') {
         // CPU time comes in 10 ms ticks, so a tiny run may round down to zero.
         expect(m.hub!, where).toBeGreaterThanOrEqual(0);
         expect(m.baseline!, where).toBeGreaterThanOrEqual(0);
@@ -110,8 +110,20 @@ describe('bench smoke mode', () => {
 
     expect(keys('fairness')).toEqual(['p50', 'p99', 'served', 'floodRate', 'p50', 'p99', 'served', 'floodRate']);
     expect(keys('refusal')).toEqual(['cpuUsPerFrame', 'answered']);
-    // The hub, the baseline, and the hub with its shipped limits for the fairness and refusal scenarios.
-    expect(report.processGroups).toHaveLength(3);
+    // Resume: N queued as tells, then as asks (the raw object's column is the same N delivered live),
+    // then the normal path with resume on, with resume off, and the two side by side.
+    const resumeRows = report.metrics.filter((m) => m.scenario === 'resume');
+    expect(resumeRows.map((m) => m.key)).toEqual([
+      'connectedMs', 'drainedMs', 'failures', 'queueCpuUsPerMsg', 'cpuUsPerMsg',
+      'connectedMs', 'drainedMs', 'ackedMs', 'failures', 'queueCpuUsPerMsg', 'cpuUsPerMsg',
+      'throughput', 'cpuUsPerMsg', 'lossPct',
+      'throughput', 'cpuUsPerMsg', 'lossPct',
+      'throughput', 'cpuUsPerMsg',
+    ]);
+    expect(resumeRows.filter((m) => m.label.includes('resume off')).length).toBeGreaterThan(0);
+    // The hub, the baseline, the hub with its shipped limits for the fairness and refusal scenarios,
+    // and the hub with resume off (RESUME_GRACE_MS=0) for the resume scenario's normal path.
+    expect(report.processGroups).toHaveLength(4);
     for (const pgid of report.processGroups) expect(groupAlive(pgid), `process group ${pgid}`).toBe(false);
   });
 });

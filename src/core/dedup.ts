@@ -157,7 +157,11 @@ export class SeenSet {
     if (!this.pendingNew.delete(k)) this.pendingGone.add(k);
     const { entry } = ref;
     if (this.scopes.get(ref.scope)?.byId.get(requestId) !== entry) return;
-    entry.frames = retryable ? [] : [...this.framesOf(ref.scope, entry), frame];
+    // A pending entry was recorded with no frames (idempotency.ts records an ask as waiting only
+    // when its turn sent nothing), so its answer is this one frame. Reading a written entry's
+    // frames back here would cost a chunk read per settled ask: O(n²) for n asks settled at once,
+    // as when a resumed session's mailbox acknowledges a thousand of them.
+    entry.frames = retryable ? [] : entry.frames !== null && entry.frames.length > 0 ? [...entry.frames, frame] : [frame];
     entry.status = retryable ? 'retry' : 'answered';
     entry.conn = null;
     this.touch(ref.scope, entry, now);

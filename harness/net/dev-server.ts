@@ -98,7 +98,7 @@ export const removeSnapshot = (dir: string): void => {
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 /** True while any process of the group still exists (signal 0 probes without killing). */
-const groupAlive = (pgid: number): boolean => {
+export const groupAlive = (pgid: number): boolean => {
   try {
     process.kill(-pgid, 0);
     return true;

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RAISED_LIMITS, SCENARIOS } from '../../bench/options';
 import type { Report } from '../../bench/report';
+import { groupAlive } from '../../harness/net/dev-server';
 
 /**
  * Keeps `npm run bench` from rotting: its smoke mode runs every scenario at
@@ -33,15 +34,6 @@ const runSmoke = (): Promise<{ code: number | null; stdout: string; stderr: stri
       done({ code, stdout, stderr });
     });
   });
-
-const groupAlive = (pgid: number): boolean => {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 describe('bench smoke mode', () => {
   it('measures every scenario for the hub and the baseline, loses nothing, and stops its servers', { timeout: RUN_CAP_MS + 30_000 }, async () => {

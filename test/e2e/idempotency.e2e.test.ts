@@ -1,4 +1,4 @@
-import { SignJWT } from 'jose';
+import { mintToken } from '../../src/auth/jwt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildRequest } from '../../src/protocol/build';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
@@ -17,14 +17,8 @@ const open: WsTestClient[] = [];
 let hubCounter = 0;
 const freshHub = (label: string): string => `${label}-${process.pid}-${++hubCounter}`;
 
-const tokenFor = (actorId: string): Promise<string> =>
-  new SignJWT({ actorId, capabilities: [] })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuer('signal-hub')
-    .setSubject(`user:${actorId}`)
-    .setIssuedAt()
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode(SECRET));
+/** A ten-minute token of ours for `actorId`, minted by the hub's own minting code. */
+const tokenFor = (actorId: string): Promise<string> => mintToken(SECRET, { actorId, sub: `user:${actorId}`, lifetimeSeconds: 600 });
 
 const connect = async (hub: string, actorId: string): Promise<{ client: WsTestClient; connected: Frame }> => {
   const result = await WsTestClient.connected(`${server.wsUrl}/ws/${hub}`, `@(${actorId})`, { authToken: await tokenFor(actorId) });

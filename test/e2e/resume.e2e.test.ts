@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { HubClient } from '../../src/client/client';
-import type { HubClientEvents, HubMessage } from '../../src/client/types';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { trackedWebSocket, waitFor, watchSession } from './support/session-watch';
 
 /**
  * Session resume end to end (issue 14): `wrangler dev`, the real client
@@ -12,26 +12,6 @@ import { startDevServer, type DevServer } from '../../harness/net/dev-server';
  * resumes the session, and every message the hub acknowledged to the sender
  * must arrive exactly once, in the order it was sent.
  */
-
-/** The `ws` class the library uses, keeping each instance so the test can cut its TCP socket. */
-const trackedWebSocket = () => {
-  const sockets: WebSocket[] = [];
-  class Tracked extends WebSocket {
-    constructor(...args: ConstructorParameters<typeof WebSocket>) {
-      super(...args);
-      sockets.push(this);
-    }
-  }
-  return { sockets, WebSocketClass: Tracked };
-};
-
-const waitFor = async (probe: () => boolean, timeoutMs: number, what: string): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 const clients: HubClient[] = [];
 afterEach(async () => {
@@ -57,16 +37,7 @@ describe('session resume against wrangler dev', () => {
     const bob = new HubClient({ url: `${server.wsUrl}/ws/${hub}`, identity: '@(e2e/rbob)', WebSocket: WebSocketClass });
     const alice = new HubClient({ url: `${server.wsUrl}/ws/${hub}`, identity: '@(e2e/ralice)', WebSocket });
     clients.push(bob, alice);
-    const received: HubMessage[] = [];
-    bob.on('message', (m) => {
-      if (m.type === 'stream') received.push(m);
-    });
-    const restored: HubClientEvents['restored'][] = [];
-    bob.on('restored', (r) => restored.push(r));
-    const disconnects: HubClientEvents['disconnected'][] = [];
-    bob.on('disconnected', (d) => disconnects.push(d));
-    const sessionIds: string[] = [];
-    bob.on('connected', (c) => sessionIds.push(c.info.sessionId));
+    const { received, restored, disconnects, sessionIds } = watchSession(bob);
 
     const info = await bob.connect();
     await alice.connect();

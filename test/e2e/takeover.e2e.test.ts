@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { HubClient } from '../../src/client/client';
-import type { HubClientEvents, HubMessage } from '../../src/client/types';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
+import { trackedWebSocket, waitFor, watchSession } from './support/session-watch';
 
 /**
  * Session takeover end to end (issue 14 follow-up): `wrangler dev`, the real
@@ -21,31 +21,11 @@ interface RawSocket {
   write: (...args: unknown[]) => boolean;
 }
 
-/** The `ws` class the library uses, keeping each instance so the test can silence its TCP socket. */
-const trackedWebSocket = () => {
-  const sockets: WebSocket[] = [];
-  class Tracked extends WebSocket {
-    constructor(...args: ConstructorParameters<typeof WebSocket>) {
-      super(...args);
-      sockets.push(this);
-    }
-  }
-  return { sockets, WebSocketClass: Tracked };
-};
-
 /** The network under this socket goes dark: it reads nothing more, and what it writes goes nowhere. */
 const blackhole = (ws: WebSocket): void => {
   const raw = (ws as unknown as { _socket: RawSocket })._socket;
   raw.pause();
   raw.write = () => true;
-};
-
-const waitFor = async (probe: () => boolean, timeoutMs: number, what: string): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 };
 
 const clients: HubClient[] = [];
@@ -75,18 +55,7 @@ describe('session takeover against wrangler dev', () => {
     const bob = new HubClient({ url: `${server.wsUrl}/ws/${hub}`, identity: '@(e2e/tbob)', WebSocket: WebSocketClass, livenessTimeoutMs: 2_500 });
     const alice = new HubClient({ url: `${server.wsUrl}/ws/${hub}`, identity: '@(e2e/talice)', WebSocket });
     clients.push(bob, alice);
-    const received: HubMessage[] = [];
-    bob.on('message', (m) => {
-      if (m.type === 'stream') received.push(m);
-    });
-    const restored: HubClientEvents['restored'][] = [];
-    bob.on('restored', (r) => restored.push(r));
-    const disconnects: HubClientEvents['disconnected'][] = [];
-    bob.on('disconnected', (d) => disconnects.push(d));
-    const errors: unknown[] = [];
-    bob.on('error', (e) => errors.push(e));
-    const sessionIds: string[] = [];
-    bob.on('connected', (c) => sessionIds.push(c.info.sessionId));
+    const { received, restored, disconnects, errors, sessionIds } = watchSession(bob);
 
     const info = await bob.connect();
     await alice.connect();

@@ -1,11 +1,9 @@
-import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/config';
 import { FakeHubObject, configWith } from '../../harness/fake-object';
-import { prepareAuth } from '../../src/auth/prepare';
-import { buildRequest } from '../../src/protocol/build';
 import { RecentIds } from '../../src/client/recent-ids';
 import { PROTOCOL_VERSION, Scenario, bothWays, expectError, type Msg, type Peer } from './core-harness';
+import { appFrames, authConnector, reconnect, tokenOf } from './resume-support';
 
 /**
  * Session resume (issue 14, docs/PROTOCOL.md "Session resume"), through the
@@ -16,26 +14,6 @@ import { PROTOCOL_VERSION, Scenario, bothWays, expectError, type Msg, type Peer 
 
 const GRACE = DEFAULT_CONFIG.resumeGraceMs;
 const DROP = 1006;
-
-/** A new socket that connects as `address` presenting `resumeToken`; returns the peer and its hub:connected. */
-const reconnect = (sc: Scenario, address: string, resumeToken: string | null | undefined): [Peer, Msg] => {
-  const peer = sc.open(address);
-  const reply = peer.ask('hub:connect', resumeToken === undefined ? null : { resumeToken: resumeToken ?? '' }, {
-    metadata: { protocolVersion: PROTOCOL_VERSION },
-  });
-  expect(reply.type, JSON.stringify(reply.payload)).toBe('hub:connected');
-  peer.connected = reply;
-  return [peer, reply];
-};
-
-const tokenOf = (peer: Peer): string => {
-  const token = peer.connected?.payload.resumeToken;
-  expect(typeof token).toBe('string');
-  return token as string;
-};
-
-/** Application frames (not hub replies) a peer received, as `type:data`. */
-const appFrames = (msgs: Msg[]): string[] => msgs.filter((m) => !String(m.type).startsWith('hub:')).map((m) => `${m.type}:${JSON.stringify(m.payload)}`);
 
 describe('session resume: drop, suspend, resume', () => {
   bothWays('a dropped session keeps its registration and subscription, gets its mailbox in order after hub:connected, and asks are acked only then', (sc) => {
@@ -256,32 +234,10 @@ describe('session resume: the mailbox bound', () => {
 
 describe('session resume with auth on', () => {
   const SECRET = 'resume-secret';
-  const jwt = (actorId: string, now: number) =>
-    new SignJWT({ actorId, capabilities: [] })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(`user:${actorId}`)
-      .setIssuer('signal-hub')
-      .setIssuedAt(Math.floor(now / 1000))
-      .setExpirationTime(Math.floor(now / 1000) + 3600)
-      .sign(new TextEncoder().encode(SECRET));
 
   it('the token is bound to the identity of the JWT: another identity presenting it gets a new session', async () => {
     const fake = new FakeHubObject(configWith({ authEnabled: true }));
-    const connect = async (actorId: string, resumeToken?: string) => {
-      const socket = fake.open();
-      const text = JSON.stringify(
-        buildRequest('hub:connect', resumeToken ? { resumeToken } : null, {
-          from: `@(${actorId})`,
-          pattern: 'ask',
-          metadata: { protocolVersion: PROTOCOL_VERSION, authToken: await jwt(actorId, fake.clock.now()) },
-        }),
-      );
-      const now = fake.clock.now();
-      fake.perform(fake.hub().frame(socket.connId, text, now, await prepareAuth(text, SECRET, now)));
-      const reply = fake.messages(socket).find((m) => m.type === 'hub:connected')!;
-      expect(reply, JSON.stringify(fake.messages(socket))).toBeDefined();
-      return { socket, payload: reply.payload as { sessionId: string; resumeToken: string; resumed: boolean } };
-    };
+    const connect = authConnector(fake, SECRET);
     const bob = await connect('bob');
     fake.clientClose(bob.socket, DROP);
     const mallory = await connect('mallory', bob.payload.resumeToken);

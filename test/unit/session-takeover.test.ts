@@ -1,11 +1,9 @@
-import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { FakeHubObject, configWith } from '../../harness/fake-object';
-import { prepareAuth } from '../../src/auth/prepare';
-import { buildRequest } from '../../src/protocol/build';
 import { DEFAULT_CONFIG } from '../../src/config';
 import { RecentIds } from '../../src/client/recent-ids';
 import { PROTOCOL_VERSION, Scenario, bothWays, type Msg, type Peer } from './core-harness';
+import { appFrames, authConnector, reconnect, tokenOf } from './resume-support';
 
 /**
  * Session takeover (issue 14 follow-up, docs/PROTOCOL.md "Session resume"):
@@ -16,22 +14,6 @@ import { PROTOCOL_VERSION, Scenario, bothWays, type Msg, type Peer } from './cor
  */
 
 const SESSION_RESUMED = 4410;
-
-const reconnect = (sc: Scenario, address: string, resumeToken: string): [Peer, Msg] => {
-  const peer = sc.open(address);
-  const reply = peer.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: PROTOCOL_VERSION } });
-  expect(reply.type, JSON.stringify(reply.payload)).toBe('hub:connected');
-  peer.connected = reply;
-  return [peer, reply];
-};
-
-const tokenOf = (peer: Peer): string => {
-  const token = peer.connected?.payload.resumeToken;
-  expect(typeof token).toBe('string');
-  return token as string;
-};
-
-const appFrames = (msgs: Msg[]): string[] => msgs.filter((m) => !String(m.type).startsWith('hub:')).map((m) => `${m.type}:${JSON.stringify(m.payload)}`);
 
 /** The old socket was told it was taken over, then closed with 4410, and got nothing after the notice. */
 const expectTakenOver = (old: Peer): void => {
@@ -272,32 +254,10 @@ describe('session takeover: frames the old socket may not have read', () => {
 
 describe('session takeover with auth on', () => {
   const SECRET = 'takeover-secret';
-  const jwt = (actorId: string, now: number) =>
-    new SignJWT({ actorId, capabilities: [] })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(`user:${actorId}`)
-      .setIssuer('signal-hub')
-      .setIssuedAt(Math.floor(now / 1000))
-      .setExpirationTime(Math.floor(now / 1000) + 3600)
-      .sign(new TextEncoder().encode(SECRET));
 
   it('the same identity presenting the token takes over (session_resumed, not a duplicate eviction); another identity does not', async () => {
     const fake = new FakeHubObject(configWith({ authEnabled: true }));
-    const connect = async (actorId: string, resumeToken?: string) => {
-      const socket = fake.open();
-      const text = JSON.stringify(
-        buildRequest('hub:connect', resumeToken ? { resumeToken } : null, {
-          from: `@(${actorId})`,
-          pattern: 'ask',
-          metadata: { protocolVersion: PROTOCOL_VERSION, authToken: await jwt(actorId, fake.clock.now()) },
-        }),
-      );
-      const now = fake.clock.now();
-      fake.perform(fake.hub().frame(socket.connId, text, now, await prepareAuth(text, SECRET, now)));
-      const reply = fake.messages(socket).find((m) => m.type === 'hub:connected')!;
-      expect(reply, JSON.stringify(fake.messages(socket))).toBeDefined();
-      return { socket, payload: reply.payload as { sessionId: string; resumeToken: string; resumed: boolean } };
-    };
+    const connect = authConnector(fake, SECRET);
     const bob = await connect('bob');
     const mallory = await connect('mallory', bob.payload.resumeToken);
     expect(mallory.payload.resumed).toBe(false);

@@ -78,7 +78,7 @@ export interface SessionInput {
 }
 
 export type SessionEvent =
-  | { type: 'CONNECT_ACCEPTED'; now: number; identity: string; capabilities: string[] }
+  | { type: 'CONNECT_ACCEPTED'; now: number; identity: string; capabilities: string[]; /** false: a client without resume (protocol 0.1); its session is released on any close. */ resumable?: boolean }
   | { type: 'CONNECT_REFUSED'; now: number; code: number; reason: string }
   /**
    * Any inbound frame. `request` and `id` name it for inspection only (the
@@ -340,6 +340,7 @@ export const sessionMachine = setup({
         capabilities: event.capabilities,
         connectDeadline: null,
         lastSeen: event.now,
+        ...(event.resumable === false ? { resumeGraceMs: 0 } : {}),
       };
     }),
     touch: assign(({ context, event }) => ({ lastSeen: touchedLastSeen(context, event.now) })),

@@ -24,6 +24,11 @@ const resumeTokenOf = (payload: unknown): string | undefined => {
 export const TOKEN_LIFETIME_MS = 3_600_000;
 
 const majorOf = (version: string): string => version.trim().replace(/^v/i, '').split('.')[0] ?? '';
+/** Whether a client of this protocol version knows session resume (0.2 and later; see PROTOCOL_VERSION). */
+const speaksResume = (version: string): boolean => {
+  const [major, minor] = version.trim().replace(/^v/i, '').split('.').map((n) => parseInt(n, 10));
+  return major! > 0 || (major === 0 && minor! >= 2);
+};
 
 /** Handlers for connect (only in `connecting`) and the session-level requests. */
 export const connectHandler = (req: HubRequest): void => {
@@ -102,7 +107,7 @@ export const connectHandler = (req: HubRequest): void => {
   // Session resume (PROTOCOL.md "Session resume"): a token that matches a
   // suspended session of this identity within its grace period continues
   // that session on this connection; any other token is ignored.
-  const resumeOn = turn.config.resumeGraceMs > 0;
+  const resumeOn = turn.config.resumeGraceMs > 0 && speaksResume(clientVersion);
   const found = resumeOn ? req.hub.resumable(resumeTokenOf(req.envelope.payload), identity, turn.now) : null;
   // Still live on its old socket (the hub has not noticed that socket is
   // gone): the old socket is told and closed, and the session is suspended
@@ -134,7 +139,9 @@ export const connectHandler = (req: HubRequest): void => {
   const resumeToken = resumeOn ? newResumeToken(turn.host.ids) : null;
   session.resumeHash = resumeToken !== null ? hashResumeToken(resumeToken) : null;
   turn.dirty.add(session);
-  if (!suspended) req.hub.drive(turn, session, { type: 'CONNECT_ACCEPTED', now: turn.now, identity, capabilities });
+  // A 0.1 client's session is not resumable: it is released on any close, as the contract says.
+  const notResumable = turn.config.resumeGraceMs > 0 && !resumeOn ? { resumable: false } : {};
+  if (!suspended) req.hub.drive(turn, session, { type: 'CONNECT_ACCEPTED', now: turn.now, identity, capabilities, ...notResumable });
 
   const { config } = turn;
   const payload: ConnectedPayload = {

@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import { wellFormed } from './strings';
 
-export const PROTOCOL_VERSION = '0.1.0';
+/**
+ * The protocol this hub and its client library speak. 0.2 adds session
+ * resume (docs/PROTOCOL.md "Session resume"): only a client that says 0.2
+ * (or later) gets a grace period after a drop. A 0.1 client, every deployed
+ * one among them, keeps the contract's close rule: on any close its
+ * registrations and subscriptions are released at once.
+ */
+export const PROTOCOL_VERSION = '0.2.0';
 export const SERVER_VERSION = '0.1.0';
-export const SUPPORTED_VERSIONS = [PROTOCOL_VERSION];
+export const SUPPORTED_VERSIONS = ['0.1.0', PROTOCOL_VERSION];
 export const SERVICE_NAME = 'signal-hub';
 export const HUB_ADDRESS = '@(cloudflare/signal-hub)';
 export const MAX_ADDRESS_PATH = 256;

@@ -219,6 +219,30 @@ describe('0.1.0 clients, auth off', () => {
     expectNoRefusals(seag);
   });
 
+  it('releases a client whose TCP connection dies at once: its address leaves discovery and an ask to it is unknown_actor', async () => {
+    // Contract §4 "Close": on any close the registrations are released. Session resume
+    // (a grace period after a drop) is for protocol 0.2 clients only; these speak 0.1.0.
+    const url = hubUrl(off, 'dropped');
+    const seag = await actor(url, 'node', '@(local/drop-seag)');
+    const gone = await actor(url, 'node', '@(local/drop-victim)');
+    gone.kill();
+    const deadline = Date.now() + 5_000;
+    let listed = true;
+    while (listed && Date.now() < deadline) {
+      listed = (await seag.discover('@(local/drop-seag)')).some((a) => a.address === '@(local/drop-victim)');
+      if (listed) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(listed, 'the dropped client is still discoverable 5 s after its connection died').toBe(false);
+    const err = (await seag.sendWithAck('@(local/drop-seag)', '@(local/drop-victim)', 'test:message', {}).then(
+      () => null,
+      (e: Error & { reply?: Msg }) => e,
+    )) as (Error & { reply?: Msg }) | null;
+    expect(err?.message).toContain('not registered');
+    expect(err?.reply).toMatchObject({ type: 'hub:unknown_actor', payload: { actorAddress: '@(local/drop-victim)' } });
+    seag.errors.length = 0;
+    expectNoRefusals(seag);
+  });
+
   it('keeps a Node client\'s session and registration across renew ticks with the first token only', async () => {
     // Compressed time: registrations last 3 s and the client renews on every 1 s heartbeat.
     const url = hubUrl(fast, 'renew');

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_ADDRESS, PROTOCOL_VERSION, SERVER_VERSION } from '../../src/protocol/envelope';
+import { HUB_ADDRESS, PROTOCOL_VERSION, SERVER_VERSION, SUPPORTED_VERSIONS } from '../../src/protocol/envelope';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { WsTestClient, type Frame } from '../../harness/net/ws-client';
 
@@ -140,7 +140,7 @@ describe('connection lifecycle', () => {
     expect(reply.payload).toMatchObject({
       clientVersion: '9.0.0',
       serverVersion: SERVER_VERSION,
-      supportedVersions: [PROTOCOL_VERSION],
+      supportedVersions: SUPPORTED_VERSIONS,
     });
     const closed = await client.waitClosed();
     expect(closed.code).toBe(4400);

@@ -28,7 +28,8 @@ export class RecordingFake extends FakeHubObject {
   }
 }
 
-export const PROTOCOL_VERSION = '0.1.0';
+import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
+export { PROTOCOL_VERSION };
 
 export class Scenario {
   readonly fake: RecordingFake;

@@ -172,6 +172,26 @@ describe('session resume: tokens that do not resume', () => {
     expect(reply.payload.resumed).toBe(false);
   });
 
+  bothWays('a protocol 0.1 client (every deployed one) keeps the contract: no token, and a drop or a heartbeat timeout releases at once', (sc) => {
+    const bob = sc.connect('@(bob)', { protocolVersion: '0.1.0' });
+    expect(bob.connected!.payload).not.toHaveProperty('resumeToken');
+    expect(bob.connected!.payload).not.toHaveProperty('resumed');
+    bob.ask('hub:register', { actorAddress: '@(bob)', capabilities: [] });
+    const alice = sc.connect('@(alice)');
+    sc.clientClose(bob, DROP);
+    expect(sc.fake.registry.all().map((r) => r.address)).not.toContain('@(bob)');
+    expect(sc.state(bob)).toBeUndefined();
+    // Contract §6: an ask to an address no live session holds gets hub:unknown_actor at once, not a mailbox.
+    expect(alice.ask('hub:send', { to: '@(bob)', type: 'm', data: 1 }).type).toBe('hub:unknown_actor');
+
+    const carol = sc.connect('@(carol)', { protocolVersion: '0.1.0' });
+    carol.ask('hub:register', { actorAddress: '@(carol)', capabilities: [] });
+    sc.advance(DEFAULT_CONFIG.heartbeatTimeoutMs + 1_000);
+    expect(sc.fake.registry.all().map((r) => r.address)).not.toContain('@(carol)');
+    // Told and closing (4408), as the contract says; never suspended.
+    expect(sc.state(carol)).not.toBe('suspended');
+  });
+
   bothWays(
     'RESUME_GRACE_MS 0 turns resume off: no token, a drop releases at once',
     (sc) => {

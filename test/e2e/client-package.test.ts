@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPackages } from '../../scripts/build-packages';
+import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { ROOT, expectOnlyBuild, packWorkspaces, run, scratchProject, type Packed } from './support/packages';
 
@@ -108,7 +109,7 @@ describe('the signal-hub-client package', () => {
       type: 'chat.message',
       payload: { text: 'hi' },
       refused: 'unknown_actor',
-      protocol: '0.1.0',
+      protocol: PROTOCOL_VERSION,
       ackSchemaRefusesAnEmptyAck: true,
       browserBuild: 'function',
     });

@@ -1,5 +1,6 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
 import { NS } from '../../src/core/namespaces';
 import { SqlKvStore } from '../../src/storage/sql-kv-store';
 import { SqlRegistryStore } from '../../src/storage/sql-registry-store';
@@ -46,7 +47,7 @@ describe('session resume across a forced hibernation', () => {
     await hibernate(hub);
 
     const bob2 = await WorkerdClient.open(hub, '@(rw/bob)');
-    const resumed = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
+    const resumed = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: PROTOCOL_VERSION } });
     expect(resumed.type).toBe('hub:connected');
     expect(resumed.payload).toMatchObject({ sessionId, resumed: true });
     expect(resumed.payload.resumeToken).not.toBe(resumeToken);
@@ -86,7 +87,7 @@ describe('session resume across a forced hibernation', () => {
     await eventually(async () => (await alice.ask('hub:send', { to: '@(rw/bob)', type: 'm', data: 1 })).type === 'hub:unknown_actor', 5_000, 'release');
     await hibernate(hub);
     const bob2 = await WorkerdClient.open(hub, '@(rw/bob)');
-    const again = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
+    const again = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: PROTOCOL_VERSION } });
     expect(again.payload.resumed).toBe(false);
   });
 });
@@ -119,7 +120,7 @@ describe('session takeover across a forced hibernation', () => {
     expect(await persistedStates(hub)).toContain('registered');
 
     const bob2 = await WorkerdClient.open(hub, '@(tw/bob)');
-    const resumed = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: '0.1.0' } });
+    const resumed = await bob2.ask('hub:connect', { resumeToken }, { metadata: { protocolVersion: PROTOCOL_VERSION } });
     expect(resumed.type).toBe('hub:connected');
     expect(resumed.payload).toMatchObject({ sessionId, resumed: true });
     expect(resumed.payload.resumeToken).not.toBe(resumeToken);

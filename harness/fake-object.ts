@@ -101,13 +101,13 @@ export class FakeHubObject {
   /**
    * Drop every in-memory structure, as hibernation with open sockets does.
    * The runtime hibernates an object only after seconds of idleness, by when
-   * the seen-set's flush alarm (DEDUP_FLUSH_MS after its first unwritten id)
-   * has run, so that flush is done first (docs/PROTOCOL.md "Idempotent
+   * the flush alarm (DEDUP_FLUSH_MS after the seen-set's first unwritten id,
+   * SESSION_FLUSH_MS after a session's first unwritten counter) has run, so
+   * that flush is done first (docs/PROTOCOL.md §11 and "Idempotent
    * requests"). `crash()` is the abrupt kind.
    */
   hibernate(): void {
-    const seen = this.runtime.awake?.seen;
-    if (seen && seen.flushDue !== null) seen.flush(this.clock.now());
+    this.runtime.flush();
     this.crash();
   }
 

@@ -49,6 +49,8 @@ export const varsSchema = z.object({
     DEDUP_WINDOW_MS: int(60_000, 0),
     DEDUP_LIMIT: int(1000),
     DEDUP_FLUSH_MS: int(200, 10),
+    // Counters, rate-limit bucket and liveness of a session are written at most this long after they change (0: every event; docs/PROTOCOL.md §11).
+    SESSION_FLUSH_MS: int(200, 0),
     TOPIC_HISTORY_SIZE: int(100, 0),
     TOPIC_HISTORY_TTL_MS: int(120_000, 1000),
     // Session resume (issue 14): 0 turns it off, and a dropped socket releases its session at once as before.
@@ -99,6 +101,7 @@ const toConfig = (v: Vars) => ({
   dedupWindowMs: v.DEDUP_WINDOW_MS,
   dedupLimit: v.DEDUP_LIMIT,
   dedupFlushMs: v.DEDUP_FLUSH_MS,
+  sessionFlushMs: v.SESSION_FLUSH_MS,
   topicHistorySize: v.TOPIC_HISTORY_SIZE,
   topicHistoryTtlMs: v.TOPIC_HISTORY_TTL_MS,
   resumeGraceMs: v.RESUME_GRACE_MS,
@@ -138,6 +141,12 @@ const CROSS_CHECKS: { vars: VarName[]; ok: (v: Vars) => boolean; allowed: (v: Va
     vars: ['DEDUP_WINDOW_MS', 'RESUME_GRACE_MS'],
     ok: (v) => v.DEDUP_WINDOW_MS === 0 || v.DEDUP_WINDOW_MS >= v.RESUME_GRACE_MS,
     allowed: (v) => `0 (off) or at least RESUME_GRACE_MS (${v.RESUME_GRACE_MS})`,
+  },
+  {
+    // The runtime hibernates an idle object after about 10 s; the session flush must come well before that.
+    vars: ['SESSION_FLUSH_MS'],
+    ok: (v) => v.SESSION_FLUSH_MS <= 5000,
+    allowed: () => 'at most 5000 (the flush must run before an idle object hibernates)',
   },
   {
     // A flush later than the window would let an id be forgotten before it was ever stored.

@@ -103,6 +103,7 @@ export class SignalHub extends DurableObject<Env> implements RuntimeHooks {
           hub: () => this.runtime.hub(),
           host: () => this.host,
           shutdown: () => this.runtime.shutdown(),
+          flush: () => this.runtime.flush(),
         },
         request,
         url,

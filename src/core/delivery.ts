@@ -93,7 +93,7 @@ export const deliver = (turn: Turn, target: Session, frame: string, ack: Ack | n
   if (target.snapshot.value === 'suspended') return toMailbox(turn, target, frame, ack) ? 'buffered' : 'refused';
   const holder = turn.statsHolder(target);
   countDelivery(holder.stats, turn.now);
-  turn.dirty.add(holder);
+  turn.soft.add(holder);
   if (!isPaused(target)) {
     turn.effects.push({ kind: 'send', conn: target.connId, frame });
     rememberSent(target, frame);

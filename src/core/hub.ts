@@ -34,6 +34,7 @@ import {
 } from './session';
 import { closedAttachment, findResumable, loadSuspended, moveToConnection, storeSuspended } from './resume';
 import { handleFrame, type PipelineHub } from './pipeline';
+import { CONTEXT_ONLY } from './machine-step';
 import { isEnding, performActions } from './machine-effects';
 import { IdentityIndex } from './identities';
 import { AlarmSchedule, earlier } from './schedule';
@@ -93,6 +94,14 @@ export class HubCore implements HubOps, PipelineHub {
   readonly history: TopicHistory;
   /** A pending ask's answer, sent in a later turn, becomes its recorded answer. */
   private readonly settleSeen: ReplyTap;
+  /**
+   * Sessions with soft changes not yet in their attachment (counters, bucket,
+   * liveness; docs/PROTOCOL.md §11), and when they must be written: the
+   * first such change sets the deadline SESSION_FLUSH_MS ahead, which joins
+   * the one alarm. Any write of the session (a durable change) clears it.
+   */
+  private readonly unflushed = new Set<Session>();
+  private sessionFlushDue: number | null = null;
 
   constructor(
     readonly config: HubConfig,
@@ -109,7 +118,7 @@ export class HubCore implements HubOps, PipelineHub {
     this.seen = new SeenSet(host.kv, config);
     this.history = new TopicHistory(host.kv, config, () => host.ids.id());
     this.settleSeen = (conn, requestId, frame, retryable, now) => this.seen.settle(conn, requestId, frame, retryable, now);
-    this.schedule = new AlarmSchedule(host, this.sessions, () => this.seen.flushDue);
+    this.schedule = new AlarmSchedule(host, this.sessions, () => earlier(this.seen.flushDue, this.sessionFlushDue));
     for (const { connId, attachment } of restored) {
       const session = fromAttachment(attachment);
       if (session && session.connId === connId && stateOf(session) !== 'closed') {
@@ -184,6 +193,7 @@ export class HubCore implements HubOps, PipelineHub {
     if (!session || !countsTraffic(session) || isSuspended(session)) return this.finish(turn);
     turn.origin = session;
     session.stats.received++;
+    turn.soft.add(session);
     try {
       handleFrame(this, turn, session, raw);
     } catch (err) {
@@ -222,11 +232,26 @@ export class HubCore implements HubOps, PipelineHub {
         this.drive(turn, session, { type: 'TICK', now, pingAt });
       }
     }
-    // Any alarm flushes the seen-set, early or not: the writes are owed anyway, and sooner only narrows the exposure.
+    // Any alarm flushes, early or not: the writes are owed anyway, and sooner only narrows the exposure.
     if (this.seen.flushDue !== null) this.seen.flush(now);
+    this.flushSessions(turn);
     const removed = this.host.registry.deleteExpired(now);
     if (removed > 0) turn.log.log('debug', 'registry.cleanup', { removed });
     runJobBatch(turn, this);
+    return this.finish(turn);
+  }
+
+  /**
+   * Writes everything held in memory for a batched write: the seen-set and
+   * the sessions' soft state. What the alarm does at the flush deadline, done
+   * now: before an operator snapshot, and by tests before they force a
+   * hibernation (the runtime hibernates only after seconds of idleness, by
+   * when that alarm has run).
+   */
+  flush(now: number): Effect[] {
+    const turn = this.turn(now);
+    if (this.seen.flushDue !== null) this.seen.flush(now);
+    this.flushSessions(turn);
     return this.finish(turn);
   }
 
@@ -244,7 +269,9 @@ export class HubCore implements HubOps, PipelineHub {
     const [next, actions] = stepMachine(before, event);
     session.snapshot = next;
     this.onTransition?.({ connId: session.connId, before, event, after: next });
-    turn.dirty.add(session);
+    // A step that only moved soft context fields (liveness, a later refill) waits for the flush.
+    if (actions !== CONTEXT_ONLY) turn.dirty.add(session);
+    else if (next !== before) turn.soft.add(session);
     performActions(turn, session, actions, this.identities);
     const ctx = next.context;
     if (event.type === 'CONNECT_ACCEPTED' && ctx.identity !== null && isLive(session)) this.identities.claim(ctx.identity, session);
@@ -331,7 +358,9 @@ export class HubCore implements HubOps, PipelineHub {
     return this.totals.counters;
   }
 
+  /** A client sees the totals here, so every count in them is made durable in this turn. */
   metrics(turn: Turn): Metrics {
+    this.flushSessions(turn);
     return this.totals.metrics(turn);
   }
 
@@ -348,12 +377,39 @@ export class HubCore implements HubOps, PipelineHub {
     return turn;
   }
 
-  /** Counters, one persist per session whose durable state changed, and the alarm if a deadline moved earlier. */
+  /** Every session with unwritten soft state, this turn's included, is written at the end of this turn. */
+  private flushSessions(turn: Turn): void {
+    turn.flushSessions = true;
+  }
+
+  /**
+   * Counters, one persist per session whose durable state changed, the soft
+   * changes held for the next flush (or written at once when
+   * SESSION_FLUSH_MS is 0), and the alarm if a deadline moved earlier.
+   */
   private finish(turn: Turn): Effect[] {
     this.totals.attribute(turn);
     let lowest: number | null = null;
+    if (turn.flushSessions) {
+      for (const session of this.unflushed) turn.dirty.add(session);
+      for (const session of turn.soft) turn.dirty.add(session);
+    } else if (turn.soft.size > 0) {
+      const flushMs = this.config.sessionFlushMs;
+      for (const session of turn.soft) {
+        // By identity: a resume's placeholder shares its connId with the session it adopted.
+        if (turn.dirty.has(session) || this.sessions.get(session.connId) !== session) continue;
+        if (flushMs === 0) {
+          turn.dirty.add(session);
+          continue;
+        }
+        this.unflushed.add(session);
+        if (this.sessionFlushDue === null) lowest = this.sessionFlushDue = turn.now + flushMs;
+      }
+    }
+    for (const session of turn.dirty) this.unflushed.delete(session);
+    if (this.unflushed.size === 0) this.sessionFlushDue = null;
     for (const session of turn.dirty) {
-      if (!this.sessions.has(session.connId)) continue;
+      if (this.sessions.get(session.connId) !== session) continue;
       // A suspended session has no socket to hold its attachment: its record goes to storage.
       if (isSuspended(session)) storeSuspended(this.host.kv, session);
       else turn.effects.push({ kind: 'persist', conn: session.connId, attachment: toAttachment(session) });

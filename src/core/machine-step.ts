@@ -82,8 +82,22 @@ export const newSnapshot = (
   return snapshot;
 };
 
+/**
+ * The context fields the shortcut actions may change. All of them are soft
+ * state (docs/PROTOCOL.md §11): a step that changes only these is written
+ * with the session's next flush, not in its own event, so the returned
+ * action list is the marker `CONTEXT_ONLY`. Liveness only moves later and
+ * `rateLimitedUntil` only while already rate-limited, so neither makes a
+ * deadline earlier, and a crash that loses them costs a slightly early
+ * heartbeat check or refill, never a state.
+ */
+export const SOFT_CONTEXT_FIELDS = ['lastSeen', 'rateLimitedUntil'] as const satisfies readonly (keyof SessionContext)[];
+
+/** The actions of a step that changed nothing but soft context fields (compared by identity). */
+export const CONTEXT_ONLY: MachineAction[] = Object.freeze([]) as unknown as MachineAction[];
+
 /** Context-only actions of the machine, as plain functions of context and event. */
-const CONTEXT_ACTIONS: Record<string, (context: SessionContext, event: SessionEvent) => Partial<SessionContext>> = {
+export const CONTEXT_ACTIONS: Record<string, (context: SessionContext, event: SessionEvent) => Partial<SessionContext>> = {
   touch: (context, event) => ({ lastSeen: touchedLastSeen(context, event.now) }),
   armRateLimit: (_context, event) => ({ rateLimitedUntil: armedUntil(event) }),
 };
@@ -126,7 +140,7 @@ export const stepMachine = (snapshot: SessionSnapshot, event: SessionEvent): [Se
       if (differs) context = { ...context, ...change };
     }
     // Nothing changed: xstate would hand back an equal copy; the same object is as good.
-    return [context === snapshot.context ? snapshot : { ...snapshot, context }, []];
+    return [context === snapshot.context ? snapshot : { ...snapshot, context }, CONTEXT_ONLY];
   }
   const s = scopeOf();
   collected.length = 0;

@@ -38,7 +38,7 @@ const prefixOf = (session: Session): string => session.snapshot.context.sessionI
 const count = (turn: Turn, session: Session, outcome: MailboxOutcome, by = 1): void => {
   const holder = turn.statsHolder(session);
   countMailbox((holder.stats.ops ??= {}), outcome, by);
-  turn.dirty.add(holder);
+  turn.soft.add(holder);
 };
 
 /** The frame's UTF-8 size, which is what the byte bound limits (and what storage holds). */

@@ -39,7 +39,7 @@ export const spendToken = (
   const settings = rateSettings(turn);
   const abuse = countFrame(session.abuse, settings, turn.now);
   session.abuse = abuse.window;
-  turn.dirty.add(session);
+  turn.soft.add(session);
   if (abuse.abusive) {
     turn.log.log('warn', 'session.rate_limit_abuse', { sessionId: session.snapshot.context.sessionId });
     hub.drive(turn, session, { type: 'RATE_LIMIT_ABUSE', now: turn.now });

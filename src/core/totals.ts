@@ -115,7 +115,7 @@ export class Totals {
   private countedBy(turn: Turn, conn: string): Session | null {
     const session = turn.origin && countsTraffic(turn.origin) ? turn.origin : this.sessions.get(conn);
     if (session && countsTraffic(session)) {
-      turn.dirty.add(session);
+      turn.soft.add(session);
       return session;
     }
     this.dirty = true;

@@ -41,7 +41,16 @@ export type ReplyTap = (conn: string, requestId: string, frame: string, retryabl
  */
 export class Turn {
   readonly effects: Effect[] = [];
+  /** Sessions whose durable state changed (machine state, identity, flow, tokens, mailbox): written this turn. */
   readonly dirty = new Set<Session>();
+  /**
+   * Sessions whose only changes are soft (traffic counters, the rate-limit
+   * bucket and abuse window, `lastSeen`, a later `rateLimitedUntil`): written
+   * within SESSION_FLUSH_MS, not per frame (docs/PROTOCOL.md §11).
+   */
+  readonly soft = new Set<Session>();
+  /** Every session's soft state is written at the end of this turn (a flush, or a reply that shows the counters). */
+  flushSessions = false;
   registryTouched = false;
   /** Connections that were sent an error reply this turn, one entry per error. */
   readonly errorConns: string[] = [];
@@ -53,8 +62,8 @@ export class Turn {
   /**
    * The session whose frame started this turn, if any. The turn's traffic
    * counters (deliveries, frames sent, errors) are kept in its stats while it
-   * counts, whoever they went to: its attachment is rewritten this turn
-   * anyway, so a delivery no longer costs the target an attachment write.
+   * counts, whoever they went to: its counters changed this turn anyway,
+   * so a delivery never makes the target's attachment due for a write.
    * Only the hub-wide totals are ever reported, and every count still lands
    * in exactly one place (an open session's stats or the stored base).
    */

@@ -20,6 +20,8 @@ export interface OpsShell {
   host(): HubHost;
   /** Runs the core's shutdown through the shell's effect interpreter. */
   shutdown(now: number): void;
+  /** Writes the counters held for the next session flush, so a scrape never shows a count a crash could take back. */
+  flush(): void;
 }
 
 const json = (body: unknown, status = 200): Response =>
@@ -34,6 +36,7 @@ export const handleOps = (shell: OpsShell, request: Request, url: URL): Response
   const now = Date.now();
   switch (what) {
     case 'metrics':
+      shell.flush();
       return json(hubSnapshot(shell.hub(), shell.host(), now));
     case 'state':
       return json(hubState(shell.hub(), shell.host(), now));

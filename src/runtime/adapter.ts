@@ -271,6 +271,15 @@ export class RuntimeAdapter<S> {
     this.run(() => this.hub().shutdown(this.io.clock.now()));
   }
 
+  /**
+   * Writes what the core holds for a batched write (HubCore.flush), if a
+   * core is awake; an evicted one holds nothing unwritten.
+   */
+  flush(): void {
+    const core = this.core;
+    if (core) this.run(() => core.flush(this.io.clock.now()));
+  }
+
   // ---------------------------------------------------------------- internals
 
   private ended(socket: S, code: number): Promise<void> | undefined {

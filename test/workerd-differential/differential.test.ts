@@ -6,24 +6,7 @@ import { commandsArb, runScenario, type FuzzSetup } from '../../harness/fuzz';
 import { DIFFERENTIAL_PROFILE } from '../../harness/model';
 import type { Trace } from '../../harness/trace';
 import { parseConfig } from '../../src/config';
-import { runInDurableObject } from 'cloudflare:test';
-import type { HubCore } from '../../src/core/hub';
-import { WorkerdClient, freshHub, hibernate, sleep, stubFor } from '../workerd/hub-client';
-
-/**
- * The runtime hibernates an object only after seconds of idleness, by when
- * the seen-set's flush alarm has run (docs/PROTOCOL.md "Idempotent
- * requests"); evictDurableObject alone is abrupt. So the pending flush runs
- * first, as the fake's hibernate() does.
- */
-
-const hibernateAfterIdle = async (hub: string): Promise<void> => {
-  await runInDurableObject(stubFor(hub), (instance) => {
-    const seen = (instance as unknown as { core: HubCore | null }).core?.seen;
-    if (seen && seen.flushDue !== null) seen.flush(Date.now());
-  });
-  await hibernate(hub);
-};
+import { WorkerdClient, freshHub, hibernate, sleep } from '../workerd/hub-client';
 
 /**
  * Differential check (issue 4): generated traces run once against the hub
@@ -103,7 +86,7 @@ const runInWorkerd = async (trace: Trace): Promise<Transcript> => {
         client!.sendRaw(decode(step.base64));
         break;
       case 'hibernate':
-        await hibernateAfterIdle(hub);
+        await hibernate(hub);
         break;
       case 'close':
         closedByClient.add(step.socket);

@@ -211,8 +211,23 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 export const stubFor = (hub: string) => env.SIGNAL_HUB.get(env.SIGNAL_HUB.idFromName(hub));
 
-/** Evicts the hub's object from memory while its sockets stay open, as the runtime does when idle. */
+/**
+ * Evicts the hub's object from memory while its sockets stay open, as the
+ * runtime does when idle. The runtime hibernates an object only after seconds
+ * of idleness, by when the flush alarm (the seen-set's and the sessions'
+ * batched writes, docs/PROTOCOL.md §11) has run; evictDurableObject alone is
+ * abrupt, so that flush runs first, as the fake object's hibernate() does.
+ * `crash` is the abrupt kind.
+ */
 export const hibernate = async (hub: string): Promise<void> => {
+  await runInDurableObject(stubFor(hub), (instance) => {
+    (instance as unknown as { runtime: { flush(): void } }).runtime.flush();
+  });
+  await crash(hub);
+};
+
+/** Evicts the hub's object with no flush first: what a crash or a deploy does to memory. */
+export const crash = async (hub: string): Promise<void> => {
   await evictDurableObject(stubFor(hub), { webSockets: 'hibernate' });
 };
 

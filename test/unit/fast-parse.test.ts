@@ -115,8 +115,10 @@ const expectSameParse = (fast: unknown, zod: unknown) => {
 describe('hot-path validators agree with zod', () => {
   it('envelope', () => {
     const { t, enough } = tally();
+    // Envelope inputs 5:1 over bare JSON: at 1:1 only ~5.6 % of runs reached the
+    // fast path (mean 113 of 2000, sd ~10), so enough()'s 5 % floor failed ~1 run in 10.
     fc.assert(
-      fc.property(fc.oneof(envelopeInput, anyJson), (input) => {
+      fc.property(fc.oneof({ weight: 5, arbitrary: envelopeInput }, { weight: 1, arbitrary: anyJson }), (input) => {
         if (typeof input !== 'object' || input === null || Array.isArray(input) || loneSurrogatePath(input) !== null) return;
         const fast = fastEnvelope(input as Record<string, unknown>);
         const zod = envelopeSchema.safeParse(input);

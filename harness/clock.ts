@@ -23,6 +23,10 @@ export class SeededIds {
     this.n++;
     return `id-${this.seed}-${this.n}`;
   }
+  /** The same sequence as id(), so traces recorded before message ids had their own source replay unchanged. */
+  messageId(): string {
+    return this.id();
+  }
   token(): string {
     this.n++;
     return `tok-${this.seed}-${this.n.toString(36)}`;

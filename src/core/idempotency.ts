@@ -20,8 +20,14 @@ import type { Session } from './session';
  * so the scope stays the session.
  */
 export const dedupScope = (config: HubConfig, session: Session): string => {
+  if (session.dedupScope !== undefined) return session.dedupScope;
   const ctx = session.snapshot.context;
-  return config.authEnabled && ctx.identity !== null ? `i:${ctx.identity}` : `s:${ctx.sessionId}`;
+  const scope = config.authEnabled && ctx.identity !== null ? `i:${ctx.identity}` : `s:${ctx.sessionId}`;
+  // Built once per session, not per frame (a fresh string is hashed anew by every map lookup). Both parts
+  // are fixed once the session is connected: the sessionId for life (a resume keeps it), the identity from
+  // hub:connect on. Before that an auth-on session has no identity yet, so nothing is kept.
+  if (!config.authEnabled || ctx.identity !== null) session.dedupScope = scope;
+  return scope;
 };
 
 export const dedupScopeKind = (config: HubConfig): 'identity' | 'session' => (config.authEnabled ? 'identity' : 'session');

@@ -12,9 +12,23 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
 /** A JSON string literal; ids, addresses and types almost never need escaping. */
 export const quote = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
+/**
+ * A value whose JSON text is already written: a frame built around it takes
+ * the text as it is. For payloads the hub sends many times with one field
+ * changing (the rate-limit refusal, once per frame of a flood). `toJSON`
+ * keeps anything else that stringifies it (a log, a test) correct.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
 /** JSON.stringify(v), with the common scalars written directly; undefined for what it omits. */
 export const jsonText = (v: unknown): string | undefined => {
   if (typeof v === 'string') return quote(v);
+  if (v instanceof JsonText) return v.text;
   if (v === null) return 'null';
   // String() prints a finite number exactly as JSON.stringify does (-0 as 0 too).
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);

@@ -47,7 +47,7 @@ const fanOut = (req: HubRequest, kind: 'broadcast' | 'publish', flat: FlatFrame,
 /** The flat message a request forwards: the application type and data, from the verified sender. */
 const forwarded = (req: HubRequest, p: { type: string; data?: unknown }, extraMetadata: Record<string, unknown> | null = null): FlatFrame =>
   flatFrame({
-    id: req.turn.host.ids.id(),
+    id: req.turn.host.ids.messageId(),
     from: req.envelope.from,
     type: p.type,
     payload: p.data ?? null,

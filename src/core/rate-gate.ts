@@ -1,8 +1,10 @@
+import { errorReply, type ErrorSpec } from '../protocol/errors';
 import { RATE_LIMIT_EXEMPT } from '../protocol/messages';
+import { JsonText, jsonText } from './json-text';
 import { countFrame, hasToken, take, type RateLimitSettings } from './rate-limit';
 import type { HubOps } from './request';
 import { stateOf, type Session } from './session';
-import type { Turn } from './turn';
+import type { PreparedError, Turn } from './turn';
 
 /**
  * The rate limit at the door of the frame pipeline (contract §7): one token
@@ -50,24 +52,43 @@ export const spendToken = (
   if (!result.ok) {
     const repeated = stateOf(session) === 'rate-limited';
     hub.drive(turn, session, { type: 'RATE_LIMIT_EXHAUSTED', now: turn.now, retryAt: turn.now + result.retryAfter });
-    turn.error(
-      session.connId,
-      replyTo,
-      requestId,
-      {
-        code: 'rate_limited',
-        message: `More than ${settings.perSecond} messages per second (burst ${settings.burst}).`,
-        extra: { retryAfter: result.retryAfter },
-      },
-      session.snapshot.context.sessionId,
-      undefined,
-      !repeated,
-    );
+    turn.preparedError(session.connId, replyTo, requestId, rateLimited(settings, result.retryAfter), session.snapshot.context.sessionId, !repeated);
     return false;
   }
   if (stateOf(session) === 'rate-limited') hub.drive(turn, session, { type: 'RATE_LIMIT_REFILLED', now: turn.now });
   return true;
 };
+
+/** The rate_limited error as errorReply() writes it; only retryAfter differs between refusals. */
+export const rateLimitedSpec = (settings: RateLimitSettings, retryAfter: number): ErrorSpec => ({
+  code: 'rate_limited',
+  message: `More than ${settings.perSecond} messages per second (burst ${settings.burst}).`,
+  extra: { retryAfter },
+});
+
+/** What follows `{"retryAfter":N` in the payload, per settings object (one per config). */
+const refusalTail = new WeakMap<RateLimitSettings, string>();
+const HEAD = '{"retryAfter":';
+
+/**
+ * The refusal's payload, written once per flood: errorReply() builds it with
+ * an object spread and JSON.stringify walks it again, about a third of the
+ * core's cost of a refused frame (issue 11). The text is cut from that same
+ * errorReply() output, so the two cannot differ; test/unit/rate-gate.test.ts
+ * compares them byte for byte.
+ */
+export const rateLimited = (settings: RateLimitSettings, retryAfter: number): PreparedError => {
+  let tail = refusalTail.get(settings);
+  if (tail === undefined) {
+    const text = JSON.stringify(errorReply(rateLimitedSpec(settings, 0)).payload);
+    if (!text.startsWith(`${HEAD}0,`)) throw new Error('rate_limited payload no longer starts with retryAfter');
+    tail = text.slice(HEAD.length + 1);
+    refusalTail.set(settings, tail);
+  }
+  return { code: 'rate_limited', type: RATE_LIMITED_TYPE, payload: new JsonText(HEAD + jsonText(retryAfter) + tail), retryable: RATE_LIMITED_RETRYABLE };
+};
+const RATE_LIMITED_TYPE = errorReply(rateLimitedSpec({ perSecond: 1, burst: 1 }, 0)).type;
+const RATE_LIMITED_RETRYABLE = errorReply(rateLimitedSpec({ perSecond: 1, burst: 1 }, 0)).payload.retryable === true;
 
 const MAX_SNIFFED_ID = 256;
 const LEADING_ID = '{"id":"';

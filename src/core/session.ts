@@ -29,6 +29,8 @@ export interface Session {
   mailbox: MailboxState;
   /** In memory only, never in the attachment: the last frames sent to the socket (src/core/replay.ts). */
   recent?: { frames: string[]; chars: number } | undefined;
+  /** In memory only: the session's seen-set scope, once fixed (src/core/idempotency.ts). */
+  dedupScope?: string | undefined;
 }
 
 /** What the session knows of its mailbox, so a live or empty one never costs a storage read. */

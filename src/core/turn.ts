@@ -1,9 +1,9 @@
 import type { HubConfig, LogLevel } from '../config';
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
-import { errorReply, type ErrorSpec } from '../protocol/errors';
+import { errorReply, type ErrorCode, type ErrorSpec } from '../protocol/errors';
 import type { HubMessageType, HubPayloads, ReplyMetadata } from '../protocol/replies';
 import type { Effect } from './effects';
-import { envelopeText } from './json-text';
+import { envelopeText, type JsonText } from './json-text';
 import type { LogEntry } from './log';
 import { Logger } from './log';
 import type { AuthInput } from './auth';
@@ -13,7 +13,10 @@ import { countsTraffic, type Session } from './session';
 
 /** Where ids and tokens come from: random in the Durable Object, seeded in the harness. */
 export interface IdSource {
+  /** A random unique id (sessions, subscriptions, topic epochs). */
   id(): string;
+  /** A unique id for a frame the hub writes; it need not be unpredictable, only unique (see console-log.ts). */
+  messageId(): string;
   token(): string;
 }
 
@@ -29,6 +32,14 @@ export interface ReplyCapture {
   id: string;
   frames: string[];
   /** It was refused with a retryable error: nothing was done, so nothing is remembered. */
+  retryable: boolean;
+}
+
+/** An error reply whose payload is JSON text already: what errorReply() gives, written once per change of its varying field. */
+export interface PreparedError {
+  code: ErrorCode;
+  type: string;
+  payload: JsonText;
   retryable: boolean;
 }
 
@@ -90,7 +101,7 @@ export class Turn {
   send(conn: string, message: Omit<Envelope, 'id' | 'timestamp'> & { id?: string }): void {
     // JSON.stringify of the envelope, written directly (json-text.ts).
     const frame = envelopeText({
-      id: message.id ?? this.host.ids.id(),
+      id: message.id ?? this.host.ids.messageId(),
       from: message.from,
       to: message.to,
       type: message.type,
@@ -155,13 +166,33 @@ export class Turn {
   /** `log` false: a refusal that repeats one just logged (rate limiting), counted but not written again. */
   error(conn: string, to: string, requestId: string | null, spec: ErrorSpec, sessionId?: string, traceId?: string, log = true): void {
     const { type, payload } = errorReply(spec);
-    this.errorConns.push(conn);
-    this.errorCodes.push(spec.code);
     // errorReply builds the payload from the catalogue; replies.ts pins its shape per reply type.
-    this.hubFrame(conn, to, requestId, type, payload, {}, (payload as { retryable?: unknown }).retryable === true);
+    this.errorFrame(conn, to, requestId, spec.code, type, payload, payload.retryable === true, sessionId, traceId, log);
+  }
+
+  /** The frame error() sends for `prepared`, whose payload text is written already (rate-gate.ts). */
+  preparedError(conn: string, to: string, requestId: string | null, prepared: PreparedError, sessionId?: string, log = true): void {
+    this.errorFrame(conn, to, requestId, prepared.code, prepared.type, prepared.payload, prepared.retryable, sessionId, undefined, log);
+  }
+
+  private errorFrame(
+    conn: string,
+    to: string,
+    requestId: string | null,
+    code: ErrorCode,
+    type: string,
+    payload: unknown,
+    retryable: boolean,
+    sessionId: string | undefined,
+    traceId: string | undefined,
+    log: boolean,
+  ): void {
+    this.errorConns.push(conn);
+    this.errorCodes.push(code);
+    this.hubFrame(conn, to, requestId, type, payload, {}, retryable);
     if (!log) return;
-    const level: LogLevel = spec.code === 'internal_error' ? 'error' : 'debug';
-    this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code: spec.code });
+    const level: LogLevel = code === 'internal_error' ? 'error' : 'debug';
+    this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code });
   }
 
   /** The session whose stats count traffic this turn caused for `fallback` (see `origin`). */

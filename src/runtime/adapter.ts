@@ -358,7 +358,7 @@ export class RuntimeAdapter<S> {
       id: connId,
       identity,
       send,
-      reply: (message, type, payload) => send(hookReplyFrame(this.io.host.ids.id(), this.io.clock.now(), message, type, payload)),
+      reply: (message, type, payload) => send(hookReplyFrame(this.io.host.ids.messageId(), this.io.clock.now(), message, type, payload)),
       close: (code, reason) => {
         const socket = connections.get(connId);
         if (socket !== undefined) connections.close(socket, code, reason);
@@ -428,7 +428,7 @@ export class RuntimeAdapter<S> {
     this.io.log({ level: 'error', event: 'hub.internal_error', connId, error: errorText(err) });
     if (connId !== undefined) {
       const socket = this.io.connections.get(connId);
-      if (socket !== undefined) this.io.connections.send(socket, internalErrorFrame(this.io.host.ids.id(), this.io.clock.now()));
+      if (socket !== undefined) this.io.connections.send(socket, internalErrorFrame(this.io.host.ids.messageId(), this.io.clock.now()));
     }
     this.options.onFault?.(err, connId);
   }

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeHubObject, configWith, type FakeSocket } from '../../harness/fake-object';
-import { refusableId } from '../../src/core/rate-gate';
+import { rateLimited, rateLimitedSpec, refusableId } from '../../src/core/rate-gate';
+import { errorReply } from '../../src/protocol/errors';
 import { buildRequest } from '../../src/protocol/build';
 
 /**
@@ -100,5 +101,31 @@ describe('refusal before parsing', () => {
       }),
       { seed: 5, numRuns: 200 },
     );
+  });
+});
+
+describe('the prepared rate_limited payload', () => {
+  it('is byte for byte what errorReply() and JSON.stringify write, for any settings and retryAfter', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 1_000_000 }), fc.nat(10_000_000), (perSecond, burst, retryAfter) => {
+        const settings = { perSecond, burst };
+        const prepared = rateLimited(settings, retryAfter);
+        const reply = errorReply(rateLimitedSpec(settings, retryAfter));
+        expect(prepared.payload.text).toBe(JSON.stringify(reply.payload));
+        expect(prepared.type).toBe(reply.type);
+        expect(prepared.retryable).toBe(reply.payload.retryable);
+        // Anything else that stringifies the envelope sees the same payload.
+        expect(JSON.stringify({ payload: prepared.payload })).toBe(JSON.stringify({ payload: reply.payload }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a refused frame carries it: the same reply the parsing path writes', () => {
+    const { hub, a } = exhausted();
+    const refused = last(hub, a);
+    expect(refused.type).toBe('hub:rate_limited');
+    const retryAfter = (refused.payload as { retryAfter: number }).retryAfter;
+    expect(refused.payload).toEqual(errorReply(rateLimitedSpec({ perSecond: 10, burst: 20 }, retryAfter)).payload);
   });
 });

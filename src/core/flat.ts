@@ -1,5 +1,5 @@
 import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
-import { quote } from './json-text';
+import { isEmptyObject, quote } from './json-text';
 import { isReserved } from './reserved';
 
 /**
@@ -67,6 +67,7 @@ export const forwardMetadata = (envelope: Envelope, extra: Record<string, unknow
 
 const FORWARD_KEYS = ['forwarded', 'via', 'originalMessageId'] as const;
 const VIA_JSON = JSON.stringify(HUB_ADDRESS);
+const FORWARD_ONLY = '{"forwarded":true,"via":' + VIA_JSON + ',"originalMessageId":';
 
 /**
  * `JSON.stringify(forwardMetadata(envelope, extra))` without building the
@@ -77,6 +78,8 @@ const VIA_JSON = JSON.stringify(HUB_ADDRESS);
  */
 export const forwardMetadataJson = (envelope: Envelope, extra: Record<string, unknown> | null = null): string => {
   const metadata = envelope.metadata;
+  // The usual case, no metadata of the sender's and none added: the text is fixed but for the id.
+  if (extra === null && isEmptyObject(metadata)) return FORWARD_ONLY + quote(envelope.id) + '}';
   for (const key of FORWARD_KEYS) if (Object.hasOwn(metadata, key)) return JSON.stringify(forwardMetadata(envelope, extra ?? {}));
   let added = '';
   if (extra !== null) {

@@ -69,3 +69,41 @@ export const envelopeText = (f: EnvelopeFields): string =>
   member('ttl', f.ttl) +
   member('signature', f.signature) +
   '}';
+
+/** Whether JSON.stringify(o) is `{}`: no own enumerable key (a JSON.parse result has no inherited ones). */
+export const isEmptyObject = (o: object): boolean => {
+  for (const key in o) if (Object.hasOwn(o, key)) return false;
+  return true;
+};
+
+/**
+ * envelopeText() of a frame the hub writes itself (every reply and error):
+ * `from` is the hub, `pattern` tell, `ttl` and `signature` null, so only six
+ * fields vary and the rest is written as constant text. It is the same text
+ * envelopeText() writes for those fields (test/unit/json-text.test.ts); the
+ * general one spent a call and a test per field, about half of a refused
+ * frame's cost in the runtime (issue 11).
+ */
+export const hubFrameText = (
+  id: string,
+  hubAddress: string,
+  to: string,
+  type: string,
+  payload: unknown,
+  correlationId: string | null,
+  timestamp: number,
+  metadata: Record<string, unknown>,
+): string => {
+  const payloadText = jsonText(payload);
+  return (
+    '{"id":' + quote(id) +
+    ',"from":' + quote(hubAddress) +
+    ',"to":' + quote(to) +
+    ',"type":' + quote(type) +
+    (payloadText === undefined ? '' : ',"payload":' + payloadText) +
+    ',"pattern":"tell","correlationId":' + (correlationId === null ? 'null' : quote(correlationId)) +
+    ',"timestamp":' + jsonText(timestamp) +
+    ',"metadata":' + (isEmptyObject(metadata) ? '{}' : JSON.stringify(metadata)) +
+    ',"ttl":null,"signature":null}'
+  );
+};

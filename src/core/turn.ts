@@ -3,7 +3,7 @@ import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
 import { errorReply, type ErrorCode, type ErrorSpec } from '../protocol/errors';
 import type { HubMessageType, HubPayloads, ReplyMetadata } from '../protocol/replies';
 import type { Effect } from './effects';
-import { envelopeText, type JsonText } from './json-text';
+import { envelopeText, hubFrameText, type JsonText } from './json-text';
 import type { LogEntry } from './log';
 import { Logger } from './log';
 import type { AuthInput } from './auth';
@@ -137,17 +137,8 @@ export class Turn {
     metadata: Record<string, unknown>,
     retryable = false,
   ): void {
-    this.send(conn, {
-      from: HUB_ADDRESS,
-      to,
-      type,
-      payload,
-      pattern: 'tell',
-      correlationId: requestId,
-      metadata,
-      ttl: null,
-      signature: null,
-    });
+    const frame = hubFrameText(this.host.ids.messageId(), HUB_ADDRESS, to, type, payload, requestId, this.now, metadata);
+    this.effects.push({ kind: 'send', conn, frame });
     if (requestId !== null && (this.capture !== null || this.tap !== null)) this.noteAnswer(conn, requestId, retryable);
   }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { envelopeText, jsonText, quote } from '../../src/core/json-text';
+import { JsonText, envelopeText, hubFrameText, isEmptyObject, jsonText, quote } from '../../src/core/json-text';
 
 /** The hub's frames are written by concatenation; they must be JSON.stringify's very text. */
 const RUNS = Number(process.env.FC_RUNS ?? 1000);
@@ -50,6 +50,31 @@ describe('json-text', () => {
           expect(envelopeText(fields)).toBe(JSON.stringify(ordered));
         },
       ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("hubFrameText is envelopeText of a hub frame (from the hub, tell, no ttl or signature)", () => {
+    const payload = fc.oneof(value, fc.constant(undefined), fc.jsonValue({ maxDepth: 2 }).map((v) => new JsonText(JSON.stringify(v))));
+    const metadata = fc.oneof(fc.constant({}), fc.dictionary(str, fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }));
+    fc.assert(
+      fc.property(str, str, str, str, payload, fc.option(str), fc.double(), metadata, (id, hub, to, type, p, correlationId, timestamp, meta) => {
+        const general = envelopeText({
+          id,
+          from: hub,
+          to,
+          type,
+          payload: p,
+          pattern: 'tell',
+          correlationId,
+          timestamp,
+          metadata: meta,
+          ttl: null,
+          signature: null,
+        });
+        expect(hubFrameText(id, hub, to, type, p, correlationId, timestamp, meta)).toBe(general);
+        expect(isEmptyObject(meta)).toBe(JSON.stringify(meta) === '{}');
+      }),
       { numRuns: RUNS },
     );
   });

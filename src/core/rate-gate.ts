@@ -39,20 +39,18 @@ export const spendToken = (
 ): boolean => {
   if (type !== null && RATE_LIMIT_EXEMPT.has(type)) return true;
   const settings = rateSettings(turn);
-  const abuse = countFrame(session.abuse, settings, turn.now);
-  session.abuse = abuse.window;
+  const abusive = countFrame(session.abuse, settings, turn.now);
   turn.soft.add(session);
-  if (abuse.abusive) {
+  if (abusive) {
     turn.log.log('warn', 'session.rate_limit_abuse', { sessionId: session.snapshot.context.sessionId });
     hub.drive(turn, session, { type: 'RATE_LIMIT_ABUSE', now: turn.now });
     return false;
   }
-  const result = take(session.bucket, settings, turn.now);
-  session.bucket = result.bucket;
-  if (!result.ok) {
+  const retryAfter = take(session.bucket, settings, turn.now);
+  if (retryAfter > 0) {
     const repeated = stateOf(session) === 'rate-limited';
-    hub.drive(turn, session, { type: 'RATE_LIMIT_EXHAUSTED', now: turn.now, retryAt: turn.now + result.retryAfter });
-    turn.preparedError(session.connId, replyTo, requestId, rateLimited(settings, result.retryAfter), session.snapshot.context.sessionId, !repeated);
+    hub.drive(turn, session, { type: 'RATE_LIMIT_EXHAUSTED', now: turn.now, retryAt: turn.now + retryAfter });
+    turn.preparedError(session.connId, replyTo, requestId, rateLimited(settings, retryAfter), session.snapshot.context.sessionId, !repeated);
     return false;
   }
   if (stateOf(session) === 'rate-limited') hub.drive(turn, session, { type: 'RATE_LIMIT_REFILLED', now: turn.now });

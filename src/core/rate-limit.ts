@@ -1,6 +1,10 @@
 /**
  * Token bucket per session (contract §7) plus the abuse detector. Both are
  * plain data so they can sit in the socket attachment and survive hibernation.
+ * They are updated in place: they run on every frame, and twice for each
+ * refusal of a flood, where a fresh object per step was measurable garbage
+ * (issue 11). The attachment is a copy taken when it is written, so nothing
+ * written is changed afterwards.
  */
 export interface Bucket {
   tokens: number;
@@ -29,27 +33,28 @@ export const fullBucket = (settings: RateLimitSettings, now: number): Bucket => 
   updatedAt: now,
 });
 
-export const refill = (bucket: Bucket, settings: RateLimitSettings, now: number): Bucket => {
-  const elapsed = Math.max(0, now - bucket.updatedAt);
-  return {
-    tokens: Math.min(settings.burst, bucket.tokens + (elapsed * settings.perSecond) / 1000),
-    updatedAt: Math.max(now, bucket.updatedAt),
-  };
-};
+/** Tokens the bucket holds at `now`: what it held, plus the refill since, up to the burst. */
+const tokensAt = (bucket: Bucket, settings: RateLimitSettings, now: number): number =>
+  Math.min(settings.burst, bucket.tokens + (Math.max(0, now - bucket.updatedAt) * settings.perSecond) / 1000);
 
-export type TakeResult = { ok: true; bucket: Bucket } | { ok: false; bucket: Bucket; retryAfter: number };
-
-export const take = (bucket: Bucket, settings: RateLimitSettings, now: number): TakeResult => {
-  const current = refill(bucket, settings, now);
-  if (current.tokens >= 1) return { ok: true, bucket: { ...current, tokens: current.tokens - 1 } };
-  // Milliseconds until one whole token has accumulated; never 0 so clients always back off.
-  const retryAfter = Math.max(1, Math.ceil(((1 - current.tokens) * 1000) / settings.perSecond));
-  return { ok: false, bucket: current, retryAfter };
+/**
+ * Refills the bucket to `now` and spends one token if there is one. Returns 0
+ * when it was spent, else the milliseconds until one whole token has
+ * accumulated: never 0, so clients always back off.
+ */
+export const take = (bucket: Bucket, settings: RateLimitSettings, now: number): number => {
+  const tokens = tokensAt(bucket, settings, now);
+  bucket.updatedAt = Math.max(now, bucket.updatedAt);
+  if (tokens >= 1) {
+    bucket.tokens = tokens - 1;
+    return 0;
+  }
+  bucket.tokens = tokens;
+  return Math.max(1, Math.ceil(((1 - tokens) * 1000) / settings.perSecond));
 };
 
 /** Whether a token would be available at `now`, without spending it. */
-export const hasToken = (bucket: Bucket, settings: RateLimitSettings, now: number): boolean =>
-  refill(bucket, settings, now).tokens >= 1;
+export const hasToken = (bucket: Bucket, settings: RateLimitSettings, now: number): boolean => tokensAt(bucket, settings, now) >= 1;
 
 export const freshAbuseWindow = (now: number): AbuseWindow => ({ windowStart: now, count: 0, hotSince: null });
 
@@ -58,12 +63,7 @@ export const freshAbuseWindow = (now: number): AbuseWindow => ({ windowStart: no
  * times its limit in consecutive one-second windows for ABUSE_DURATION_MS is
  * abusive. Returns the next window state and whether the threshold was crossed.
  */
-export const countFrame = (
-  window: AbuseWindow,
-  settings: RateLimitSettings,
-  now: number,
-): { window: AbuseWindow; abusive: boolean } => {
-  let next = window;
+export const countFrame = (window: AbuseWindow, settings: RateLimitSettings, now: number): boolean => {
   // A window that has counted nothing yet (the one opened with the socket) starts at
   // its first frame; anchored at the open, it would let a flood that began later in
   // that second count the whole second as hot and close the sender before 10 s.
@@ -71,10 +71,10 @@ export const countFrame = (
     const hot = window.count > settings.perSecond * ABUSE_FACTOR;
     // A gap of more than one window breaks the run: the sender paused.
     const contiguous = now - window.windowStart < 2 * WINDOW_MS;
-    const hotSince = hot && contiguous ? (window.hotSince ?? window.windowStart) : null;
-    next = { windowStart: now, count: 0, hotSince };
+    window.hotSince = hot && contiguous ? (window.hotSince ?? window.windowStart) : null;
+    window.windowStart = now;
+    window.count = 0;
   }
-  next = { ...next, count: next.count + 1 };
-  const abusive = next.hotSince !== null && now - next.hotSince >= ABUSE_DURATION_MS;
-  return { window: next, abusive };
+  window.count++;
+  return window.hotSince !== null && now - window.hotSince >= ABUSE_DURATION_MS;
 };

@@ -151,6 +151,19 @@ export class HubCore implements HubOps, PipelineHub {
     return this.sessions.values();
   }
 
+  /**
+   * Connections whose deadline has passed at `now`: the only ones whose last
+   * auto-ping `tick` reads. Asking the runtime for every socket's on every
+   * alarm cost one native call per session per alarm, and queued fan-out
+   * runs an alarm per batch (issue 11).
+   */
+  *dueConnections(now: number): IterableIterator<string> {
+    for (const session of this.sessions.values()) {
+      const due = deadlineOf(session);
+      if (due !== null && due <= now) yield session.connId;
+    }
+  }
+
   liveSessionCount(): number {
     let n = 0;
     for (const s of this.sessions.values()) if (isLive(s)) n++;
@@ -214,8 +227,9 @@ export class HubCore implements HubOps, PipelineHub {
   /**
    * The alarm. Safe to call at any time and any number of times: it only acts
    * on deadlines that have passed, then re-arms at the next one. `pings` is
-   * the runtime's last auto-answered ping per connection (sockets that never
-   * pinged are absent): data like `now`, since the runtime answers pings
+   * the runtime's last auto-answered ping per connection whose deadline has
+   * passed (sockets that never pinged are absent; see dueConnections): data
+   * like `now`, since the runtime answers pings
    * without waking the hub.
    */
   tick(now: number, pings: ReadonlyMap<string, number> = NO_PINGS): Effect[] {
@@ -223,13 +237,12 @@ export class HubCore implements HubOps, PipelineHub {
     this.schedule.forget();
     for (const session of [...this.sessions.values()]) {
       const due = deadlineOf(session);
-      const pingAt = pings.get(session.connId) ?? null;
-      const pingExtends = pingAt !== null && pingAt > session.snapshot.context.lastSeen;
       if (session.authExpiresAt !== null && session.authExpiresAt <= now && isLive(session)) {
         turn.log.log('info', 'session.token_expired', { sessionId: session.snapshot.context.sessionId });
         this.drive(turn, session, { type: 'TOKEN_EXPIRED', now });
-      } else if ((due !== null && due <= now) || pingExtends) {
-        this.drive(turn, session, { type: 'TICK', now, pingAt });
+      } else if (due !== null && due <= now) {
+        // A ping since the last frame is folded in here, where it decides the heartbeat check.
+        this.drive(turn, session, { type: 'TICK', now, pingAt: pings.get(session.connId) ?? null });
       }
     }
     // Any alarm flushes, early or not: the writes are owed anyway, and sooner only narrows the exposure.

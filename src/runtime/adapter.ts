@@ -263,7 +263,8 @@ export class RuntimeAdapter<S> {
     this.io.count?.('alarmRuns');
     this.run(() => {
       const core = this.hub();
-      return core.tick(this.io.clock.now(), this.pingTimes(core));
+      const now = this.io.clock.now();
+      return core.tick(now, this.pingTimes(core, now));
     });
   }
 
@@ -392,14 +393,14 @@ export class RuntimeAdapter<S> {
     return Promise.all(pending).then(() => undefined);
   }
 
-  /** The runtime's last auto-ping per session, handed to `tick` as data like `now`. */
-  private pingTimes(core: HubCore): Map<string, number> {
+  /** The runtime's last auto-ping of each session whose deadline has passed, handed to `tick` as data like `now`. */
+  private pingTimes(core: HubCore, now: number): Map<string, number> {
     const { connections } = this.io;
     const pings = new Map<string, number>();
-    for (const session of core.allSessions()) {
-      const socket = connections.get(session.connId);
+    for (const connId of core.dueConnections(now)) {
+      const socket = connections.get(connId);
       const at = socket === undefined ? null : connections.pingAt(socket);
-      if (at !== null) pings.set(session.connId, at);
+      if (at !== null) pings.set(connId, at);
     }
     return pings;
   }

@@ -254,6 +254,26 @@ describe('heartbeat and liveness (§4)', () => {
     expect(peer.socket.closed).toMatchObject({ code: 4408 });
   });
 
+  bothWays('an alarm reads the ping time only of sessions whose deadline has passed', (sc) => {
+    const early = sc.connect('@(early)');
+    sc.advance(HB_TIMEOUT / 2);
+    const late = sc.connect('@(late)');
+    early.raw('{"type":"ping"}');
+    late.raw('{"type":"ping"}');
+    const connections = sc.fake.runtime.io.connections;
+    const asked: string[] = [];
+    const pingAt = connections.pingAt.bind(connections);
+    connections.pingAt = (socket) => {
+      asked.push(socket.connId);
+      return pingAt(socket);
+    };
+    // The early session's heartbeat deadline comes first; the late one's is half a timeout away.
+    sc.advance(HB_TIMEOUT / 2);
+    expect(asked).toEqual([early.connId]);
+    expect(early.socket.closed).toBeNull();
+    expect(late.socket.closed).toBeNull();
+  });
+
   bothWays('pings alone keep a session alive indefinitely', (sc) => {
     const peer = sc.connect('@(pinger)');
     for (let i = 0; i < 10; i++) {

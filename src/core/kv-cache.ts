@@ -61,14 +61,15 @@ export class CachedKvStore implements KvStore {
     const space = this.space(ns);
     this.durable.put(ns, key, value);
     if (!space) return;
-    if (!space.values.has(key)) space.order.invalidate();
+    const added = !space.values.has(key);
     space.values.set(key, storedCopy(value));
+    if (added) space.order.add(key);
   }
 
   delete(ns: string, key: string): void {
     const space = this.space(ns);
     this.durable.delete(ns, key);
-    if (space?.values.delete(key)) space.order.invalidate();
+    if (space?.values.delete(key)) space.order.remove(key);
   }
 
   scan<T>(ns: string, prefix: string, limit = -1): [string, T][] {

@@ -40,8 +40,8 @@ export class RegistryCache implements RegistryStore {
   private remember(row: ActorRow): void {
     const old = this.rows.get(row.address);
     if (old) this.forget(old, false);
-    else this.order.invalidate();
     this.rows.set(row.address, row);
+    if (!old) this.order.add(row.address);
     this.byToken.set(row.renewalToken, row.address);
     let conn = this.byConnIndex.get(row.connId);
     if (!conn) this.byConnIndex.set(row.connId, (conn = new Set()));
@@ -52,7 +52,7 @@ export class RegistryCache implements RegistryStore {
   private forget(row: ActorRow, removeRow = true): void {
     if (removeRow) {
       this.rows.delete(row.address);
-      this.order.invalidate();
+      this.order.remove(row.address);
     }
     if (this.byToken.get(row.renewalToken) === row.address) this.byToken.delete(row.renewalToken);
     const conn = this.byConnIndex.get(row.connId);

@@ -28,10 +28,11 @@ export const compareUtf8 = (a: string, b: string): number => {
 };
 
 /**
- * A sorted list of keys, rebuilt lazily after keys were added or removed.
- * Inserts and removals are rare next to the scans (a broadcast or
- * publication per message, a registration per session), so the list is
- * sorted once per change burst rather than kept sorted on every write.
+ * A sorted list of keys, built on first use. A single key added or removed
+ * is put in or taken out at its place (a binary search and one splice);
+ * only a bulk change (`invalidate`) makes the next scan sort again. Sorting
+ * anew after every insert made a room's N subscribes or registrations cost
+ * O(N² log N) in all, since each one also scans (issue 11).
  */
 export class SortedKeys {
   private keys: string[] | null = null;
@@ -40,6 +41,20 @@ export class SortedKeys {
 
   invalidate(): void {
     this.keys = null;
+  }
+
+  /** A key new to the source. */
+  add(key: string): void {
+    if (this.keys === null) return;
+    this.keys.splice(this.lowerBound(key), 0, key);
+  }
+
+  /** A key gone from the source. */
+  remove(key: string): void {
+    if (this.keys === null) return;
+    const at = this.lowerBound(key);
+    if (this.keys[at] === key) this.keys.splice(at, 1);
+    else this.keys = null;
   }
 
   all(): readonly string[] {

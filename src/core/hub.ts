@@ -246,8 +246,7 @@ export class HubCore implements HubOps, PipelineHub {
       }
     }
     // Any alarm flushes, early or not: the writes are owed anyway, and sooner only narrows the exposure.
-    if (this.seen.flushDue !== null) this.seen.flush(now);
-    this.flushSessions(turn);
+    this.flushAll(turn);
     const removed = this.host.registry.deleteExpired(now);
     if (removed > 0) turn.log.log('debug', 'registry.cleanup', { removed });
     runJobBatch(turn, this);
@@ -263,8 +262,7 @@ export class HubCore implements HubOps, PipelineHub {
    */
   flush(now: number): Effect[] {
     const turn = this.turn(now);
-    if (this.seen.flushDue !== null) this.seen.flush(now);
-    this.flushSessions(turn);
+    this.flushAll(turn);
     return this.finish(turn);
   }
 
@@ -371,9 +369,9 @@ export class HubCore implements HubOps, PipelineHub {
     return this.totals.counters;
   }
 
-  /** A client sees the totals here, so every count in them is made durable in this turn. */
+  /** A client sees the totals here, so every count in them is made durable in this turn (at its finish). */
   metrics(turn: Turn): Metrics {
-    this.flushSessions(turn);
+    turn.flushSessions = true;
     return this.totals.metrics(turn);
   }
 
@@ -390,8 +388,9 @@ export class HubCore implements HubOps, PipelineHub {
     return turn;
   }
 
-  /** Every session with unwritten soft state, this turn's included, is written at the end of this turn. */
-  private flushSessions(turn: Turn): void {
+  /** Everything held for a batched write goes out in this turn: the seen-set now, every session's soft state at its finish. */
+  private flushAll(turn: Turn): void {
+    if (this.seen.flushDue !== null) this.seen.flush(turn.now);
     turn.flushSessions = true;
   }
 
@@ -419,7 +418,7 @@ export class HubCore implements HubOps, PipelineHub {
         if (this.sessionFlushDue === null) lowest = this.sessionFlushDue = turn.now + flushMs;
       }
     }
-    for (const session of turn.dirty) this.unflushed.delete(session);
+    if (this.unflushed.size > 0) for (const session of turn.dirty) this.unflushed.delete(session);
     if (this.unflushed.size === 0) this.sessionFlushDue = null;
     for (const session of turn.dirty) {
       if (this.sessions.get(session.connId) !== session) continue;

@@ -85,8 +85,9 @@ export const rateLimited = (settings: RateLimitSettings, retryAfter: number): Pr
   }
   return { code: 'rate_limited', type: RATE_LIMITED_TYPE, payload: new JsonText(HEAD + jsonText(retryAfter) + tail), retryable: RATE_LIMITED_RETRYABLE };
 };
-const RATE_LIMITED_TYPE = errorReply(rateLimitedSpec({ perSecond: 1, burst: 1 }, 0)).type;
-const RATE_LIMITED_RETRYABLE = errorReply(rateLimitedSpec({ perSecond: 1, burst: 1 }, 0)).payload.retryable === true;
+const RATE_LIMITED = errorReply(rateLimitedSpec({ perSecond: 1, burst: 1 }, 0));
+const RATE_LIMITED_TYPE = RATE_LIMITED.type;
+const RATE_LIMITED_RETRYABLE = RATE_LIMITED.payload.retryable === true;
 
 const MAX_SNIFFED_ID = 256;
 const LEADING_ID = '{"id":"';

@@ -35,41 +35,6 @@ export const jsonText = (v: unknown): string | undefined => {
   return JSON.stringify(v);
 };
 
-/** `,"key":value`, or nothing where JSON.stringify would leave the key out. */
-const member = (key: string, v: unknown): string => {
-  const text = jsonText(v);
-  return text === undefined ? '' : `,"${key}":${text}`;
-};
-
-export interface EnvelopeFields {
-  id: string;
-  from: unknown;
-  to: unknown;
-  type: unknown;
-  payload: unknown;
-  pattern: unknown;
-  correlationId: unknown;
-  timestamp: number;
-  metadata: unknown;
-  ttl: unknown;
-  signature: unknown;
-}
-
-/** JSON.stringify of an envelope with its keys in protocol order. */
-export const envelopeText = (f: EnvelopeFields): string =>
-  '{"id":' + quote(f.id) +
-  member('from', f.from) +
-  member('to', f.to) +
-  member('type', f.type) +
-  member('payload', f.payload) +
-  member('pattern', f.pattern) +
-  member('correlationId', f.correlationId) +
-  member('timestamp', f.timestamp) +
-  member('metadata', f.metadata) +
-  member('ttl', f.ttl) +
-  member('signature', f.signature) +
-  '}';
-
 /** Whether JSON.stringify(o) is `{}`: no own enumerable key (a JSON.parse result has no inherited ones). */
 export const isEmptyObject = (o: object): boolean => {
   for (const key in o) if (Object.hasOwn(o, key)) return false;
@@ -77,12 +42,12 @@ export const isEmptyObject = (o: object): boolean => {
 };
 
 /**
- * envelopeText() of a frame the hub writes itself (every reply and error):
- * `from` is the hub, `pattern` tell, `ttl` and `signature` null, so only six
- * fields vary and the rest is written as constant text. It is the same text
- * envelopeText() writes for those fields (test/unit/json-text.test.ts); the
- * general one spent a call and a test per field, about half of a refused
- * frame's cost in the runtime (issue 11).
+ * JSON.stringify of a frame the hub writes itself (every reply and error),
+ * keys in protocol order: `from` is the hub, `pattern` tell, `ttl` and
+ * `signature` null, so only six fields vary and the rest is written as
+ * constant text (test/unit/json-text.test.ts compares with JSON.stringify).
+ * A writer with a call and an escape test per field was about half of a
+ * refused frame's cost in the runtime (issue 11).
  */
 export const hubFrameText = (
   id: string,

@@ -64,8 +64,8 @@ export const rateLimitedSpec = (settings: RateLimitSettings, retryAfter: number)
   extra: { retryAfter },
 });
 
-/** What follows `{"retryAfter":N` in the payload, per settings object (one per config). */
-const refusalTail = new WeakMap<RateLimitSettings, string>();
+/** The refusal as errorReply() writes it, per settings object (one per config): what follows `{"retryAfter":N`, and its type and retryability. */
+const refusals = new WeakMap<RateLimitSettings, { tail: string; type: string; retryable: boolean }>();
 const HEAD = '{"retryAfter":';
 
 /**
@@ -76,18 +76,16 @@ const HEAD = '{"retryAfter":';
  * compares them byte for byte.
  */
 export const rateLimited = (settings: RateLimitSettings, retryAfter: number): PreparedError => {
-  let tail = refusalTail.get(settings);
-  if (tail === undefined) {
-    const text = JSON.stringify(errorReply(rateLimitedSpec(settings, 0)).payload);
+  let known = refusals.get(settings);
+  if (known === undefined) {
+    const reply = errorReply(rateLimitedSpec(settings, 0));
+    const text = JSON.stringify(reply.payload);
     if (!text.startsWith(`${HEAD}0,`)) throw new Error('rate_limited payload no longer starts with retryAfter');
-    tail = text.slice(HEAD.length + 1);
-    refusalTail.set(settings, tail);
+    known = { tail: text.slice(HEAD.length + 1), type: reply.type, retryable: reply.payload.retryable === true };
+    refusals.set(settings, known);
   }
-  return { code: 'rate_limited', type: RATE_LIMITED_TYPE, payload: new JsonText(HEAD + jsonText(retryAfter) + tail), retryable: RATE_LIMITED_RETRYABLE };
+  return { code: 'rate_limited', type: known.type, payload: new JsonText(HEAD + jsonText(retryAfter) + known.tail), retryable: known.retryable };
 };
-const RATE_LIMITED = errorReply(rateLimitedSpec({ perSecond: 1, burst: 1 }, 0));
-const RATE_LIMITED_TYPE = RATE_LIMITED.type;
-const RATE_LIMITED_RETRYABLE = RATE_LIMITED.payload.retryable === true;
 
 const MAX_SNIFFED_ID = 256;
 const LEADING_ID = '{"id":"';

@@ -1,9 +1,9 @@
 import type { HubConfig, LogLevel } from '../config';
-import { HUB_ADDRESS, type Envelope } from '../protocol/envelope';
+import { HUB_ADDRESS } from '../protocol/envelope';
 import { errorReply, type ErrorCode, type ErrorSpec } from '../protocol/errors';
 import type { HubMessageType, HubPayloads, ReplyMetadata } from '../protocol/replies';
 import type { Effect } from './effects';
-import { envelopeText, hubFrameText, type JsonText } from './json-text';
+import { hubFrameText, type JsonText } from './json-text';
 import type { LogEntry } from './log';
 import { Logger } from './log';
 import type { AuthInput } from './auth';
@@ -96,24 +96,6 @@ export class Turn {
   /** Built on first use: most turns log nothing, and a logger with its sink closure per frame is waste. */
   get log(): Logger {
     return (this.logger ??= new Logger(this.config.logLevel, (entry: LogEntry) => this.effects.push({ kind: 'log', entry })));
-  }
-
-  send(conn: string, message: Omit<Envelope, 'id' | 'timestamp'> & { id?: string }): void {
-    // JSON.stringify of the envelope, written directly (json-text.ts).
-    const frame = envelopeText({
-      id: message.id ?? this.host.ids.messageId(),
-      from: message.from,
-      to: message.to,
-      type: message.type,
-      payload: message.payload,
-      pattern: message.pattern,
-      correlationId: message.correlationId,
-      timestamp: this.now,
-      metadata: message.metadata,
-      ttl: message.ttl,
-      signature: message.signature,
-    });
-    this.effects.push({ kind: 'send', conn, frame });
   }
 
   /** A reply from the hub to `to`, correlated with `requestId` (contract §2); its payload as src/protocol/replies.ts defines it. */

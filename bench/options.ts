@@ -49,7 +49,7 @@ export const DEFAULTS: Options = {
   sessions: 200,
   concurrency: 25,
   pairs: 10,
-  messages: 100,
+  messages: 1000,
   asks: 200,
   fanout: [100, 1000],
   idle: 1000,

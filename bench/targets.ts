@@ -182,19 +182,45 @@ export const quiesce = async (t: Target, capMs = 10_000) => {
 let roomCounter = 0;
 export const room = (scenario: string) => `bench-${scenario}-${process.pid}-${++roomCounter}`;
 
-/** Alternates hub and baseline run by run, so drift in machine load hits both alike. */
-export const alternate = async (targets: Target[], repeat: number, run: (t: Target) => Promise<Runs>): Promise<Record<Side, Runs[]>> => {
-  const out: Record<Side, Runs[]> = { hub: [], baseline: [] };
-  for (let i = 0; i < repeat; i++) {
-    for (const t of targets) {
-      await quiesce(t);
-      out[t.side].push(await run(t));
+/**
+ * `repeat` measured runs of each side, taken in turn: each round starts with
+ * another side, so drift in machine load hits every side alike. One
+ * unmeasured run of each side comes first (not with --smoke): a side's first
+ * run of a scenario also pays for its isolate compiling that code path and
+ * for its first storage, which is not what a message costs a running hub,
+ * and the hub, having far more code than the raw object, would be billed
+ * most for it. `before` runs ahead of every run (e.g. waiting for quiet).
+ */
+export const inTurn = async <S, R>(
+  sides: readonly S[],
+  o: Pick<Options, 'repeat' | 'smoke'>,
+  run: (side: S) => Promise<R>,
+  before: (side: S) => Promise<void> = async () => {},
+): Promise<R[][]> => {
+  const out = sides.map((): R[] => []);
+  if (!o.smoke) {
+    for (const side of sides) {
+      await before(side);
+      await run(side);
+    }
+  }
+  for (let i = 0; i < o.repeat; i++) {
+    for (let k = 0; k < sides.length; k++) {
+      const j = (i + k) % sides.length;
+      await before(sides[j]!);
+      out[j]!.push(await run(sides[j]!));
     }
   }
   return out;
 };
 
-/**
+/** Hub and baseline in turn (inTurn), each run starting from a quiet runtime. */
+export const alternate = async (targets: Target[], o: Pick<Options, 'repeat' | 'smoke'>, run: (t: Target) => Promise<Runs>): Promise<Record<Side, Runs[]>> => {
+  const runs = await inTurn(targets, o, run, (t) => quiesce(t));
+  const out: Record<Side, Runs[]> = { hub: [], baseline: [] };
+  targets.forEach((t, i) => out[t.side].push(...runs[i]!));
+  return out;
+};
 
 /** A set of connected sessions in one hub (or baseline object): recipients plus one sender. */
 export interface Room {

@@ -54,7 +54,7 @@ const askRun = async (t: Target, o: Options): Promise<Runs> => {
 };
 
 export const ask: Scenario = async ({ name, targets, o, report }) => {
-  const runs = await alternate(targets, o.repeat, (t) => askRun(t, o));
+  const runs = await alternate(targets, o, (t) => askRun(t, o));
   report.metrics.push(
     ...collect(name, `ask A->B->A, ${o.asks} sequential`, [
       { key: 'p50', metric: 'p50 ms', unit: 'ms', better: 'lower' },

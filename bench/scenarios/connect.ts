@@ -16,7 +16,7 @@ const connectRun = async (t: Target, o: Options): Promise<Runs> => {
 
 
 export const connect: Scenario = async ({ name, targets, o, report }) => {
-  const runs = await alternate(targets, o.repeat, (t) => connectRun(t, o));
+  const runs = await alternate(targets, o, (t) => connectRun(t, o));
   report.metrics.push(
     ...collect(name, `connect+register (N=${o.sessions}, ${o.concurrency} in flight)`, [
       { key: 'rate', metric: 'sessions/s', unit: '1/s', better: 'higher' },

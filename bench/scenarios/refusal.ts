@@ -21,7 +21,8 @@ import type { DevServer } from '../../harness/net/dev-server';
 import { buildRequest } from '../../src/protocol/build';
 import { cpuMs, findWorkerd, portOf } from '../processes';
 import { collect, type Runs, type Side } from '../report';
-import { room, sleep, type Scenario } from '../targets';
+import { inTurn, room, sleep, type Scenario } from '../targets';
+import type { Options } from '../options';
 import { join, textOf, type FairSide } from './fairness';
 
 const FLOOD_BUFFER_BYTES = 256 * 1024;
@@ -83,18 +84,16 @@ export const refusalRun = async (side: FairSide, server: DevServer, cpu: () => n
   return { cpuUsPerFrame: answered > 0 ? (spentMs * 1000) / answered : Number.NaN, answered, sent };
 };
 
-/** `repeat` runs of each side, hub first, alternating. */
+/** `repeat` runs of each side in turn, after an unmeasured one each (inTurn). */
 export const refusalRuns = async (
   sides: Record<FairSide, { server: DevServer; cpu: () => number }>,
-  repeat: number,
+  o: Pick<Options, 'repeat' | 'smoke'>,
   seconds: number,
   room: () => string,
 ): Promise<Record<FairSide, RefusalRun[]>> => {
-  const runs: Record<FairSide, RefusalRun[]> = { hub: [], baseline: [] };
-  for (let i = 0; i < repeat; i++) {
-    for (const side of ['hub', 'baseline'] as const) runs[side].push(await refusalRun(side, sides[side].server, sides[side].cpu, room(), seconds));
-  }
-  return runs;
+  const order = ['hub', 'baseline'] as const;
+  const [hub, baseline] = await inTurn(order, o, (side) => refusalRun(side, sides[side].server, sides[side].cpu, room(), seconds));
+  return { hub: hub!, baseline: baseline! };
 };
 
 /** The hub with its shipped limits (refusing) against the baseline echoing the same flood. */
@@ -104,7 +103,7 @@ export const refusal: Scenario = async ({ name, targets, o, report, shipped }) =
   const hubCpu = findWorkerd(shipped.pid, portOf(shipped)).runtime;
   const seconds = Math.min(3, o.floodSeconds);
   const sides = { hub: { server: shipped, cpu: () => cpuMs(hubCpu) }, baseline: { server: base.server, cpu: () => cpuMs(base.procs.runtime) } };
-  const runs = (await refusalRuns(sides, o.repeat, seconds, () => room('refuse'))) as unknown as Record<Side, Runs[]>;
+  const runs = (await refusalRuns(sides, o, seconds, () => room('refuse'))) as unknown as Record<Side, Runs[]>;
   report.metrics.push(
     ...collect(name, `refusal, one session floods an empty bucket for ${seconds} s (baseline: echoes)`, [
       { key: 'cpuUsPerFrame', metric: 'runtime CPU us per refused frame', unit: 'us', better: 'lower' },

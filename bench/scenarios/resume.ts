@@ -30,7 +30,7 @@ import { WsTestClient, type Frame } from '../../harness/net/ws-client';
 import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
 import { cpuMs } from '../processes';
 import { collect, type Runs, type Side } from '../report';
-import { drop, leave, quiesce, room, sleep, waitUntil, type Peer, type Scenario, type Target } from '../targets';
+import { drop, inTurn, leave, quiesce, room, sleep, waitUntil, type Peer, type Scenario, type Target } from '../targets';
 import type { Options } from '../options';
 import { tellRun } from './tell';
 
@@ -217,28 +217,9 @@ export const resume: Scenario = async ({ name, targets, o, report, resumeOff }) 
   const probe = await WsTestClient.connected(`${resumeOff.server.wsUrl}/ws/${room('resume-off')}`, '@(bench/resume-off/probe)');
   probe.client.close(1000, 'probe done');
   if (probe.connected.payload?.resumeToken !== undefined) throw new Error('the hub started with RESUME_GRACE_MS=0 still hands out resume tokens');
-  const on: Runs[] = [];
-  const off: Runs[] = [];
-  const base: Runs[] = [];
-  const sides: [Target, Runs[]][] = [
-    [hub, on],
-    [resumeOff, off],
-    [raw, base],
-  ];
-  // One unmeasured round first: the hub with resume off has run no code yet, and a cold
-  // isolate (JIT, first storage) would be billed to resume being off.
-  for (const [t] of sides) {
-    await quiesce(t);
-    await tellRun(t, o);
-  }
-  for (let i = 0; i < o.repeat; i++) {
-    // Each run starts with another side, so going first or last in a round is no one's lot.
-    for (let k = 0; k < sides.length; k++) {
-      const [t, into] = sides[(i + k) % sides.length]!;
-      await quiesce(t);
-      into.push(await tellRun(t, o));
-    }
-  }
+  // inTurn's unmeasured first round matters most here: the hub with resume off has run no code
+  // yet, and a cold isolate (JIT, first storage) would be billed to resume being off.
+  const [on, off, base] = (await inTurn([hub, resumeOff, raw], o, (t) => tellRun(t, o), (t) => quiesce(t))) as [Runs[], Runs[], Runs[]];
   const size = `${o.pairs} pairs x ${o.messages} msgs`;
   const normal = [
     { key: 'throughput', metric: 'delivered msgs/s', unit: '1/s', better: 'higher' as const },

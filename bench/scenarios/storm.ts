@@ -49,7 +49,7 @@ const stormRun = async (t: Target, o: Options): Promise<Runs> => {
 };
 
 export const storm: Scenario = async ({ name, targets, o, report }) => {
-  const runs = await alternate(targets, o.repeat, (t) => stormRun(t, o));
+  const runs = await alternate(targets, o, (t) => stormRun(t, o));
   report.metrics.push(
     ...collect(name, `storm, ${o.storm} sessions connect+register+subscribe at once`, [
       { key: 'allAckedMs', metric: 'ms until all acked', unit: 'ms', better: 'lower' },

@@ -38,7 +38,7 @@ export const tellRun = async (t: Target, o: Options): Promise<Runs> => {
 };
 
 export const tell: Scenario = async ({ name, targets, o, report }) => {
-  const runs = await alternate(targets, o.repeat, (t) => tellRun(t, o));
+  const runs = await alternate(targets, o, (t) => tellRun(t, o));
   report.metrics.push(
     ...collect(name, `tell, ${o.pairs} pairs x ${o.messages} msgs`, [
       { key: 'throughput', metric: 'delivered msgs/s', unit: '1/s', better: 'higher' },

@@ -37,6 +37,8 @@ export const configArb = (profile: FuzzProfile): fc.Arbitrary<ConfigOverrides> =
       burst: fc.constantFrom(2, 5, 20, 1000),
       pauseBufferLimit: fc.constantFrom(1, 2, 3, 1000),
       batch: profile.time ? fc.constantFrom(1, 2, 100) : fc.constant(100),
+      // 1: one batch per alarm run; 3 with batches of 1 or 2: a run sends several, then stops with work left.
+      alarmLimit: fc.constantFrom(1, 3, 1000),
       queue: fc.constantFrom([2, 1], [3, 0], [1000, 250]),
       timeouts: fc.constantFrom([2_000, 1_000, 3_000], [10_000, 20_000, 60_000], [10_000, 20_000, 60_000]),
       ttl: fc.constantFrom([2, 5], [300, 3600]),
@@ -54,6 +56,7 @@ export const configArb = (profile: FuzzProfile): fc.Arbitrary<ConfigOverrides> =
         rateLimitBurst: a.burst,
         pauseBufferLimit: a.pauseBufferLimit,
         broadcastSyncThreshold: a.batch,
+        broadcastAlarmLimit: a.alarmLimit,
         queuePauseThreshold: a.queue[0]!,
         queueResumeThreshold: a.queue[1]!,
         connectTimeoutMs,

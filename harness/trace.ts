@@ -118,11 +118,13 @@ export const parseTrace = (input: string | unknown): Trace => {
  * A trace's config: the defaults, then what the trace recorded. Session
  * resume is off unless the trace turns it on: traces from before it existed
  * recorded a dropped socket releasing its session at once, and must replay
- * as recorded.
+ * as recorded. Likewise an alarm run sends one batch of queued fan-out
+ * unless the trace says otherwise (BROADCAST_ALARM_LIMIT came later).
  */
 export const configOf = (trace: Pick<Trace, 'config'>): HubConfig => ({
   ...DEFAULT_CONFIG,
   resumeGraceMs: 0,
+  broadcastAlarmLimit: 1,
   ...(trace.config as Partial<HubConfig>),
 });
 

@@ -38,6 +38,8 @@ export const varsSchema = z.object({
     RATE_LIMIT_PER_SECOND: int(10),
     RATE_LIMIT_BURST: int(20),
     BROADCAST_SYNC_THRESHOLD: int(100),
+    // Queued fan-out recipients one alarm run may send, in batches of BROADCAST_SYNC_THRESHOLD (1: one batch per run).
+    BROADCAST_ALARM_LIMIT: int(1000),
     MAX_BROADCAST_RECIPIENTS: int(10_000),
     PAUSE_BUFFER_LIMIT: int(1000),
     QUEUE_PAUSE_THRESHOLD: int(1000),
@@ -90,6 +92,7 @@ const toConfig = (v: Vars) => ({
   rateLimitPerSecond: v.RATE_LIMIT_PER_SECOND,
   rateLimitBurst: v.RATE_LIMIT_BURST,
   broadcastSyncThreshold: v.BROADCAST_SYNC_THRESHOLD,
+  broadcastAlarmLimit: v.BROADCAST_ALARM_LIMIT,
   maxBroadcastRecipients: v.MAX_BROADCAST_RECIPIENTS,
   pauseBufferLimit: v.PAUSE_BUFFER_LIMIT,
   queuePauseThreshold: v.QUEUE_PAUSE_THRESHOLD,

@@ -14,9 +14,10 @@ import type { Turn } from './turn';
  * buffer (durable, in order) while it is paused. Work too large for one turn
  * (broadcast and publication beyond the sync threshold, and anything a sender
  * sends while earlier work of its own is still queued) becomes a job that the
- * alarm drains one batch at a time. Jobs and buffers live in storage, and
- * each batch's sends and storage writes happen in the same turn, so an
- * eviction between batches neither loses nor repeats a recipient.
+ * alarm drains a bounded number of batches per run (runJobBatches). Jobs
+ * and buffers live in storage, and each batch's sends and storage writes
+ * happen in the same turn, so an eviction between batches neither loses nor
+ * repeats a recipient.
  */
 
 /** Who gets `hub:delivery_ack` once a frame reached the target's socket. */
@@ -216,14 +217,33 @@ const nextBatch = (kv: KvStore, jobKey: string, size: number): Recipient[] => {
 };
 
 /**
- * Delivers the next batch of the oldest job. Returns whether work remains.
- * Called from the alarm; each call does at most one batch so a large fan-out
- * never holds the object for long.
+ * What one alarm run sends of the queued fan-out: batches, oldest job first,
+ * until BROADCAST_ALARM_LIMIT recipients have been handled (at least one
+ * batch). Each alarm run costs its own storage commit and a trip through
+ * the runtime's alarm scheduling before the next one; at one batch per run
+ * a broadcast to 1000 took nine of them, which made it ~1.3-1.8 times as
+ * slow as the raw object sending to all 1000 in one go, and 40 % dearer in
+ * CPU (issue 11). The limit still bounds how long one run holds the object.
+ * Every batch of the run commits with its sends in this one turn, so an
+ * eviction still neither loses nor repeats a recipient.
  */
-export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
+export const runJobBatches = (turn: Turn, hub: HubOps): void => {
+  let handled = 0;
+  while (handled < turn.config.broadcastAlarmLimit) {
+    const batch = runJobBatch(turn, hub);
+    if (batch === null) return;
+    handled += Math.max(1, batch);
+  }
+};
+
+/**
+ * Delivers the next batch of the oldest job. Returns how many recipients it
+ * handled, or null when no job is queued.
+ */
+const runJobBatch = (turn: Turn, hub: HubOps): number | null => {
   const { kv } = turn.host;
   const [first] = kv.scan<Job>(JOB, '', 1);
-  if (!first) return false;
+  if (!first) return null;
   const [jobKey, job] = first;
   const batch = nextBatch(kv, jobKey, turn.config.broadcastSyncThreshold);
   const flat: FlatFrame = { head: job.head, tail: job.tail };
@@ -258,5 +278,5 @@ export const runJobBatch = (turn: Turn, hub: HubOps): boolean => {
     // A closing sender's socket is already closed: no hub:resume may follow.
     if (isLive(sender)) hub.checkBackpressure(turn, sender);
   }
-  return hasJobs(kv);
+  return batch.length;
 };

@@ -5,7 +5,7 @@ import type { Metrics } from '../protocol/replies';
 import type { AuthInput } from './auth';
 import type { Effect } from './effects';
 import { emptyStats, type Counters } from './stats';
-import { runJobBatch } from './delivery';
+import { runJobBatches } from './delivery';
 import { lifecycleHandlers } from './lifecycle';
 import { backpressure, messagingHandlers } from './messaging';
 import { SUBSCRIPTION_NAMESPACES } from './topics';
@@ -249,7 +249,7 @@ export class HubCore implements HubOps, PipelineHub {
     this.flushAll(turn);
     const removed = this.host.registry.deleteExpired(now);
     if (removed > 0) turn.log.log('debug', 'registry.cleanup', { removed });
-    runJobBatch(turn, this);
+    runJobBatches(turn, this);
     return this.finish(turn);
   }
 

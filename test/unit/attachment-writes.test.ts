@@ -132,7 +132,8 @@ describe('attachment writes', () => {
   });
 
   it('a queued fan-out batch rewrites its sender, not each recipient, and the totals stay the same', () => {
-    const hub = new CountingFake(configWith({ broadcastSyncThreshold: 2, rateLimitBurst: 1000, rateLimitPerSecond: 1000 }));
+    // One batch per alarm run, so each batch's writes can be told apart.
+    const hub = new CountingFake(configWith({ broadcastSyncThreshold: 2, broadcastAlarmLimit: 1, rateLimitBurst: 1000, rateLimitPerSecond: 1000 }));
     const sender = connect(hub, '@(s)');
     const recipients = Array.from({ length: 6 }, (_, i) => connect(hub, `@(r${i})`));
     const watcher = connect(hub, '@(w)');

@@ -17,8 +17,8 @@ const connect = (hub: FakeHubObject, identity: string): FakeSocket => {
   return s;
 };
 
-const room = (size: number) => {
-  const hub = new FakeHubObject(configWith({ broadcastSyncThreshold: 100, rateLimitBurst: 1000, rateLimitPerSecond: 1000 }));
+const room = (size: number, broadcastAlarmLimit = 1) => {
+  const hub = new FakeHubObject(configWith({ broadcastSyncThreshold: 100, broadcastAlarmLimit, rateLimitBurst: 1000, rateLimitPerSecond: 1000 }));
   const sockets = Array.from({ length: size }, (_, i) => connect(hub, `@(n/${i})`));
   return { hub, sockets };
 };
@@ -45,7 +45,7 @@ const drain = (hub: FakeHubObject, sockets: FakeSocket[]) => {
 };
 
 describe('queued fan-out batches', () => {
-  it('stores one row per batch and delivers each batch from one alarm', () => {
+  it('stores one row per batch and, with BROADCAST_ALARM_LIMIT 1, delivers each batch from one alarm', () => {
     const { hub, sockets } = room(250);
     broadcast(hub, sockets[0]!);
     const rows = hub.kv.scan(NS.jobRecipient, '');
@@ -54,6 +54,36 @@ describe('queued fan-out batches', () => {
     expect(drain(hub, sockets)).toEqual([100, 50]);
     expect(sockets.every((s) => hub.messages(s).filter((m) => m.type === 'news').length === 1)).toBe(true);
     expect(hub.kv.scan(NS.jobRecipient, '')).toEqual([]);
+  });
+
+  it('sends batches from one alarm run until BROADCAST_ALARM_LIMIT recipients were handled', () => {
+    // 450 queued in batches of 100; a run starts another batch while it has sent fewer than 250.
+    const { hub, sockets } = room(550, 250);
+    broadcast(hub, sockets[0]!);
+    expect(queued(hub)).toBe(450);
+    expect(drain(hub, sockets)).toEqual([300, 150]);
+    expect(sockets.every((s) => hub.messages(s).filter((m) => m.type === 'news').length === 1)).toBe(true);
+    expect(hub.kv.scan(NS.jobRecipient, '')).toEqual([]);
+    expect(hub.kv.scan(NS.job, '')).toEqual([]);
+  });
+
+  it('with the shipped limit, a broadcast to 1000 is sent by one alarm run after the first 100', () => {
+    const hub = new FakeHubObject(configWith({ rateLimitBurst: 1000, rateLimitPerSecond: 1000 }));
+    const sockets = Array.from({ length: 1000 }, (_, i) => connect(hub, `@(n/${i})`));
+    broadcast(hub, sockets[0]!);
+    expect(queued(hub)).toBe(900);
+    expect(drain(hub, sockets)).toEqual([900]);
+    expect(sockets.every((s) => hub.messages(s).filter((m) => m.type === 'news').length === 1)).toBe(true);
+  });
+
+  it('an eviction after a multi-batch run neither loses nor repeats a recipient', () => {
+    const { hub, sockets } = room(550, 250);
+    broadcast(hub, sockets[0]!);
+    hub.fireAlarm();
+    hub.hibernate();
+    expect(queued(hub)).toBe(150);
+    expect(drain(hub, sockets)).toEqual([150]);
+    expect(sockets.every((s) => hub.messages(s).filter((m) => m.type === 'news').length === 1)).toBe(true);
   });
 
   it('drains a job stored one row per recipient (queued before) in batches of the threshold', () => {

@@ -18,7 +18,7 @@ import type { DevServer } from '../../harness/net/dev-server';
 import { buildRequest } from '../../src/protocol/build';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { collect, percentile, type MetricSpec, type Runs, type Side } from '../report';
-import { quiesce, room, sleep, type Scenario } from '../targets';
+import { inTurn, quiesce, room, sleep, type Scenario } from '../targets';
 
 export const ASKERS = 5;
 export const ASK_EVERY_MS = 150;
@@ -144,20 +144,25 @@ export const fairnessRun = async (side: FairSide, server: DevServer, room: strin
   return { p50: percentile(samples, 50), p99: percentile(samples, 99), served: samples.length, asked, floodRate: sent / floodSeconds };
 };
 
-/** The hub twice, limits raised and shipped, and the baseline under the same flood, alternating. */
+/** The hub twice, limits raised and shipped, and the baseline under the same flood, in turn (inTurn). */
 export const fairness: Scenario = async ({ name, targets, o, report, shipped }) => {
   const rawPrefix = o.baselineWork > 0 ? `work:${o.baselineWork}:${o.baselineYield}:` : '';
-  const raised: Record<Side, Runs[]> = { hub: [], baseline: [] };
-  const limited: Record<Side, Runs[]> = { hub: [], baseline: [] };
-  for (let i = 0; i < o.repeat; i++) {
-    for (const t of targets) {
-      await quiesce(t);
-      const run = await fairnessRun(t.side, t.server, room('fair'), o.floodSeconds, rawPrefix);
-      raised[t.side].push({ ...run } as unknown as Runs);
-      if (t.side === 'baseline') limited.baseline.push({ ...run } as unknown as Runs);
-    }
-    if (shipped) limited.hub.push({ ...(await fairnessRun('hub', shipped, room('fairship'), o.floodSeconds)) } as unknown as Runs);
-  }
+  const hub = targets.find((t) => t.side === 'hub')!;
+  const base = targets.find((t) => t.side === 'baseline')!;
+  type Flood = { side: FairSide; server: DevServer; room: string; quiet: () => Promise<void> };
+  const sides: Flood[] = [
+    { side: 'hub', server: hub.server, room: 'fair', quiet: () => quiesce(hub) },
+    { side: 'baseline', server: base.server, room: 'fair', quiet: () => quiesce(base) },
+  ];
+  if (shipped) sides.push({ side: 'hub', server: shipped, room: 'fairship', quiet: async () => {} });
+  const runs = await inTurn(
+    sides,
+    o,
+    async (f) => ({ ...(await fairnessRun(f.side, f.server, room(f.room), o.floodSeconds, f.side === 'baseline' ? rawPrefix : '')) }) as unknown as Runs,
+    (f) => f.quiet(),
+  );
+  const raised: Record<Side, Runs[]> = { hub: runs[0]!, baseline: runs[1]! };
+  const limited: Record<Side, Runs[]> = { hub: runs[2] ?? [], baseline: runs[1]! };
   const specs: MetricSpec[] = [
     { key: 'p50', metric: 'askers p50 ms', unit: 'ms', better: 'lower' },
     { key: 'p99', metric: 'askers p99 ms', unit: 'ms', better: 'lower' },

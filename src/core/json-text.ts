@@ -12,23 +12,9 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
 /** A JSON string literal; ids, addresses and types almost never need escaping. */
 export const quote = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
-/**
- * A value whose JSON text is already written: a frame built around it takes
- * the text as it is. For payloads the hub sends many times with one field
- * changing (the rate-limit refusal, once per frame of a flood). `toJSON`
- * keeps anything else that stringifies it (a log, a test) correct.
- */
-export class JsonText {
-  constructor(readonly text: string) {}
-  toJSON(): unknown {
-    return JSON.parse(this.text);
-  }
-}
-
 /** JSON.stringify(v), with the common scalars written directly; undefined for what it omits. */
 export const jsonText = (v: unknown): string | undefined => {
   if (typeof v === 'string') return quote(v);
-  if (v instanceof JsonText) return v.text;
   if (v === null) return 'null';
   // String() prints a finite number exactly as JSON.stringify does (-0 as 0 too).
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
@@ -39,6 +25,21 @@ export const jsonText = (v: unknown): string | undefined => {
 export const isEmptyObject = (o: object): boolean => {
   for (const key in o) if (Object.hasOwn(o, key)) return false;
   return true;
+};
+
+/**
+ * The hub's own address and its reply types are a handful of strings, each
+ * quoted once instead of once per frame (a refused frame of a flood is one
+ * of them). Bounded, in case a caller ever passes something else.
+ */
+const quotedConstants = new Map<string, string>();
+const quotedConstant = (s: string): string => {
+  let q = quotedConstants.get(s);
+  if (q === undefined) {
+    q = quote(s);
+    if (quotedConstants.size < 256) quotedConstants.set(s, q);
+  }
+  return q;
 };
 
 /**
@@ -62,9 +63,9 @@ export const hubFrameText = (
   const payloadText = jsonText(payload);
   return (
     '{"id":' + quote(id) +
-    ',"from":' + quote(hubAddress) +
+    ',"from":' + quotedConstant(hubAddress) +
     ',"to":' + quote(to) +
-    ',"type":' + quote(type) +
+    ',"type":' + quotedConstant(type) +
     (payloadText === undefined ? '' : ',"payload":' + payloadText) +
     ',"pattern":"tell","correlationId":' + (correlationId === null ? 'null' : quote(correlationId)) +
     ',"timestamp":' + jsonText(timestamp) +

@@ -47,7 +47,16 @@ export const labelOf = (value: string | null | undefined, fallback: string): str
   value === null || value === undefined ? fallback : LABEL.test(value) ? value : 'other';
 
 export const countRequest = (ops: OpsStats, type: string): void => bump(ops, 'requests', type);
-export const countError = (ops: OpsStats, code: string): void => bump(ops, 'errors', labelOf(code, 'other'));
+/** Error codes come from the catalogue, a few dozen at most: each is checked against LABEL once, not once per refusal of a flood. */
+const errorLabels = new Map<string, string>();
+export const countError = (ops: OpsStats, code: string): void => {
+  let label = errorLabels.get(code);
+  if (label === undefined) {
+    label = labelOf(code, 'other');
+    if (errorLabels.size < 256) errorLabels.set(code, label);
+  }
+  bump(ops, 'errors', label);
+};
 export const countClose = (ops: OpsStats, reason: string | null): void => bump(ops, 'closes', labelOf(reason, 'peer_closed'));
 
 export type MailboxOutcome = 'queued' | 'delivered' | 'dropped_overflow' | 'dropped_expired';

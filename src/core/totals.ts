@@ -89,19 +89,22 @@ export class Totals {
 
   /** Frames sent and errors go to the turn's origin (see Turn.origin), else the receiving session, or the base once it is ending. */
   attribute(turn: Turn): void {
+    // Once per turn rather than per frame sent: whether the origin counts cannot change in between.
+    const origin = turn.origin !== null && countsTraffic(turn.origin) ? turn.origin : null;
     for (const e of turn.effects) {
       if (e.kind !== 'send') continue;
-      const session = this.countedBy(turn, e.conn);
+      const session = this.countedBy(turn, origin, e.conn);
       if (session) session.stats.sent++;
       else this.base.messagesSent++;
     }
-    turn.errorConns.forEach((conn, i) => {
-      const session = this.countedBy(turn, conn);
+    const { errorConns, errorCodes } = turn;
+    for (let i = 0; i < errorConns.length; i++) {
+      const session = this.countedBy(turn, origin, errorConns[i]!);
       if (session) session.stats.errors++;
       else this.base.errors++;
-      countError(((session?.stats ?? this.base).ops ??= {}), turn.errorCodes[i] ?? 'other');
-    });
-    for (const { conn, ms } of turn.ackLatencies) observeAck(((this.countedBy(turn, conn)?.stats ?? this.base).ops ??= {}), ms);
+      countError(((session?.stats ?? this.base).ops ??= {}), errorCodes[i] ?? 'other');
+    }
+    for (const { conn, ms } of turn.ackLatencies) observeAck(((this.countedBy(turn, origin, conn)?.stats ?? this.base).ops ??= {}), ms);
   }
 
   /** Writes the base if it changed this turn. */
@@ -111,9 +114,12 @@ export class Totals {
     this.dirty = false;
   }
 
-  /** The session whose stats count a frame sent to `conn` this turn, or null for the base (marked dirty). A method, not a closure per turn. */
-  private countedBy(turn: Turn, conn: string): Session | null {
-    const session = turn.origin && countsTraffic(turn.origin) ? turn.origin : this.sessions.get(conn);
+  /**
+   * The session whose stats count a frame sent to `conn` this turn (`origin`
+   * when it counts, see Turn.origin), or null for the base (marked dirty).
+   */
+  private countedBy(turn: Turn, origin: Session | null, conn: string): Session | null {
+    const session = origin ?? this.sessions.get(conn);
     if (session && countsTraffic(session)) {
       turn.soft.add(session);
       return session;

@@ -3,7 +3,7 @@ import { HUB_ADDRESS } from '../protocol/envelope';
 import { errorReply, type ErrorCode, type ErrorSpec } from '../protocol/errors';
 import type { HubMessageType, HubPayloads, ReplyMetadata } from '../protocol/replies';
 import type { Effect } from './effects';
-import { hubFrameText, type JsonText } from './json-text';
+import { hubFrameText } from './json-text';
 import type { LogEntry } from './log';
 import { Logger } from './log';
 import type { AuthInput } from './auth';
@@ -35,11 +35,10 @@ export interface ReplyCapture {
   retryable: boolean;
 }
 
-/** An error reply whose payload is JSON text already: what errorReply() gives, written once per change of its varying field. */
+/** An error reply whose whole frame is written already (rate-gate.ts): what error() would send for it. */
 export interface PreparedError {
   code: ErrorCode;
-  type: string;
-  payload: JsonText;
+  frame: string;
   retryable: boolean;
 }
 
@@ -119,7 +118,10 @@ export class Turn {
     metadata: Record<string, unknown>,
     retryable = false,
   ): void {
-    const frame = hubFrameText(this.host.ids.messageId(), HUB_ADDRESS, to, type, payload, requestId, this.now, metadata);
+    this.sendFrame(conn, hubFrameText(this.host.ids.messageId(), HUB_ADDRESS, to, type, payload, requestId, this.now, metadata), requestId, retryable);
+  }
+
+  private sendFrame(conn: string, frame: string, requestId: string | null, retryable: boolean): void {
     this.effects.push({ kind: 'send', conn, frame });
     if (requestId !== null && (this.capture !== null || this.tap !== null)) this.noteAnswer(conn, requestId, retryable);
   }
@@ -143,9 +145,11 @@ export class Turn {
     this.errorFrame(conn, to, requestId, spec.code, type, payload, payload.retryable === true, sessionId, traceId, log);
   }
 
-  /** The frame error() sends for `prepared`, whose payload text is written already (rate-gate.ts). */
-  preparedError(conn: string, to: string, requestId: string | null, prepared: PreparedError, sessionId?: string, log = true): void {
-    this.errorFrame(conn, to, requestId, prepared.code, prepared.type, prepared.payload, prepared.retryable, sessionId, undefined, log);
+  /** Sends `prepared`, an error whose frame is written already (rate-gate.ts), as error() sends its own. */
+  preparedError(conn: string, requestId: string | null, prepared: PreparedError, sessionId?: string, log = true): void {
+    this.countError(conn, prepared.code);
+    this.sendFrame(conn, prepared.frame, requestId, prepared.retryable);
+    if (log) this.logRefusal(prepared.code, sessionId, undefined, requestId);
   }
 
   private errorFrame(
@@ -160,10 +164,17 @@ export class Turn {
     traceId: string | undefined,
     log: boolean,
   ): void {
+    this.countError(conn, code);
+    this.hubFrame(conn, to, requestId, type, payload, {}, retryable);
+    if (log) this.logRefusal(code, sessionId, traceId, requestId);
+  }
+
+  private countError(conn: string, code: ErrorCode): void {
     this.errorConns.push(conn);
     this.errorCodes.push(code);
-    this.hubFrame(conn, to, requestId, type, payload, {}, retryable);
-    if (!log) return;
+  }
+
+  private logRefusal(code: ErrorCode, sessionId: string | undefined, traceId: string | undefined, requestId: string | null): void {
     const level: LogLevel = code === 'internal_error' ? 'error' : 'debug';
     this.log.log(level, 'request.refused', { sessionId, traceId: traceId ?? requestId ?? undefined, code });
   }

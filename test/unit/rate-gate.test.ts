@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeHubObject, configWith, type FakeSocket } from '../../harness/fake-object';
-import { rateLimited, rateLimitedSpec, refusableId } from '../../src/core/rate-gate';
+import { rateLimitedFrame, rateLimitedSpec, refusableId } from '../../src/core/rate-gate';
+import { hubFrameText } from '../../src/core/json-text';
+import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { errorReply } from '../../src/protocol/errors';
 import { buildRequest } from '../../src/protocol/build';
 
@@ -104,19 +106,29 @@ describe('refusal before parsing', () => {
   });
 });
 
-describe('the prepared rate_limited payload', () => {
-  it('is byte for byte what errorReply() and JSON.stringify write, for any settings and retryAfter', () => {
+describe('the prepared rate_limited frame', () => {
+  it('is byte for byte what hubFrameText() writes around errorReply(), for any settings, values and recipient', () => {
+    // Addresses and ids that need escaping too: the frame quotes them as the general writer does.
+    const text = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('@(a)', 'm"1', 'x\\y', '\u2028', 'MARK'));
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 1_000_000 }), fc.nat(10_000_000), (perSecond, burst, retryAfter) => {
-        const settings = { perSecond, burst };
-        const prepared = rateLimited(settings, retryAfter);
-        const reply = errorReply(rateLimitedSpec(settings, retryAfter));
-        expect(prepared.payload.text).toBe(JSON.stringify(reply.payload));
-        expect(prepared.type).toBe(reply.type);
-        expect(prepared.retryable).toBe(reply.payload.retryable);
-        // Anything else that stringifies the envelope sees the same payload.
-        expect(JSON.stringify({ payload: prepared.payload })).toBe(JSON.stringify({ payload: reply.payload }));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.nat(10_000_000),
+        text,
+        text,
+        fc.option(text),
+        fc.nat(4_000_000_000_000),
+        (perSecond, burst, retryAfter, id, to, correlationId, now) => {
+          const settings = { perSecond, burst };
+          const prepared = rateLimitedFrame(settings, retryAfter, id, to, correlationId, now);
+          const reply = errorReply(rateLimitedSpec(settings, retryAfter));
+          expect(prepared.frame).toBe(hubFrameText(id, HUB_ADDRESS, to, reply.type, reply.payload, correlationId, now, {}));
+          expect(prepared.code).toBe('rate_limited');
+          expect(prepared.retryable).toBe(reply.payload.retryable);
+          expect(JSON.parse(prepared.frame).payload).toEqual(reply.payload);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -22,20 +22,43 @@ import type { Session } from './session';
 export const REPLAY_FRAMES = 64;
 export const REPLAY_CHARS = 256 * 1024;
 
+/**
+ * The last frames sent to a session, oldest at `start`: a ring of
+ * REPLAY_FRAMES slots rather than an array that shifts. This runs for every
+ * frame a resumable session is sent, and push-then-shift moved the whole
+ * window each time (issue 11).
+ */
+export interface RecentFrames {
+  slots: (string | undefined)[];
+  start: number;
+  count: number;
+  chars: number;
+}
+
+const dropOldest = (recent: RecentFrames): void => {
+  recent.chars -= recent.slots[recent.start]!.length;
+  recent.slots[recent.start] = undefined;
+  recent.start = (recent.start + 1) % REPLAY_FRAMES;
+  recent.count--;
+};
+
 /** A frame went to the session's socket. */
 export const rememberSent = (session: Session, frame: string): void => {
   if (session.snapshot.context.resumeGraceMs === 0) return;
-  const recent = (session.recent ??= { frames: [], chars: 0 });
-  recent.frames.push(frame);
+  const recent = (session.recent ??= { slots: new Array<string | undefined>(REPLAY_FRAMES).fill(undefined), start: 0, count: 0, chars: 0 });
+  if (recent.count === REPLAY_FRAMES) dropOldest(recent);
+  recent.slots[(recent.start + recent.count) % REPLAY_FRAMES] = frame;
+  recent.count++;
   recent.chars += frame.length;
-  while (recent.frames.length > REPLAY_FRAMES || (recent.chars > REPLAY_CHARS && recent.frames.length > 1)) {
-    recent.chars -= recent.frames.shift()!.length;
-  }
+  while (recent.chars > REPLAY_CHARS && recent.count > 1) dropOldest(recent);
 };
 
 /** The remembered frames, oldest first, and forgets them. */
 export const takeRecent = (session: Session): string[] => {
-  const frames = session.recent?.frames ?? [];
+  const recent = session.recent;
   session.recent = undefined;
+  if (!recent) return [];
+  const frames: string[] = [];
+  for (let i = 0; i < recent.count; i++) frames.push(recent.slots[(recent.start + i) % REPLAY_FRAMES]!);
   return frames;
 };

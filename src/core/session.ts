@@ -4,6 +4,7 @@ import { permissionsSchema, type Permissions } from './auth';
 import type { AbuseWindow, Bucket } from './rate-limit';
 import { emptyStats, sessionStatsSchema, type SessionStats } from './stats';
 import type { SessionSnapshot } from './machine-step';
+import type { RecentFrames } from './replay';
 
 export { newSnapshot, stepMachine, type SessionSnapshot } from './machine-step';
 export type SessionState = 'connecting' | 'registered' | 'paused' | 'rate-limited' | 'suspended' | 'closing' | 'closed';
@@ -28,7 +29,7 @@ export interface Session {
   /** The offline mailbox of a suspended session (src/core/mailbox.ts). */
   mailbox: MailboxState;
   /** In memory only, never in the attachment: the last frames sent to the socket (src/core/replay.ts). */
-  recent?: { frames: string[]; chars: number } | undefined;
+  recent?: RecentFrames | undefined;
   /** In memory only: the session's seen-set scope, once fixed (src/core/idempotency.ts). */
   dedupScope?: string | undefined;
 }

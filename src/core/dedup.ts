@@ -75,6 +75,14 @@ interface Scope {
   dirty: boolean;
 }
 
+/** What `repeat` last found missing (scope null: nothing), for `record` of the same request. */
+interface Miss {
+  scope: string | null;
+  id: string;
+  s: Scope | null;
+  old: SeenEntry | undefined;
+}
+
 interface PendingRef {
   scope: string;
   entry: SeenEntry;
@@ -107,7 +115,7 @@ export class SeenSet {
    * same turn, and reuses its lookups instead of repeating them (two map
    * lookups per request). Cleared by anything that removes entries.
    */
-  private miss: { scope: string; id: string; s: Scope; old: SeenEntry | undefined } | null = null;
+  private miss: Miss = { scope: null, id: '', s: null, old: undefined };
   /** Chunk rows to delete at the next flush. */
   private readonly doomed = new Set<string>();
   /** Scopes to drop from storage entirely at the next flush (sessions that ended). */
@@ -135,7 +143,12 @@ export class SeenSet {
     const s = this.scope(scope, now);
     const entry = s.byId.get(id);
     if (!entry || entry.status === 'retry' || now - entry.at >= this.config.dedupWindowMs) {
-      this.miss = { scope, id, s, old: entry };
+      // Reused, not allocated: this runs for every idempotent request.
+      const miss = this.miss;
+      miss.scope = scope;
+      miss.id = id;
+      miss.s = s;
+      miss.old = entry;
       return null;
     }
     return { frames: this.framesOf(scope, entry) };
@@ -144,10 +157,10 @@ export class SeenSet {
   /** Records a request that was acted on, with the frames it was answered with this turn. */
   record(scope: string, id: string, now: number, frames: string[], pendingConn: string | null): void {
     const miss = this.miss;
-    this.miss = null;
-    const known = miss !== null && miss.id === id && miss.scope === scope;
-    const s = known ? miss.s : this.scope(scope, now);
+    const known = miss.scope === scope && miss.id === id;
+    const s = known ? miss.s! : this.scope(scope, now);
     const old = known ? miss.old : s.byId.get(id);
+    this.forgetMiss();
     if (old) this.forget(scope, s, old);
     const status: Status = pendingConn !== null ? 'pending' : 'answered';
     const entry: SeenEntry = { id, seq: s.nextSeq++, at: now, frames, status, conn: pendingConn, chunk: null };
@@ -224,7 +237,7 @@ export class SeenSet {
     }
     this.scopes.delete(scope);
     this.dirtyScopes.delete(scope);
-    this.miss = null;
+    this.forgetMiss();
     this.droppedScopes.add(scope);
     this.schedule(now);
   }
@@ -237,7 +250,7 @@ export class SeenSet {
       kv.delete(NS.dedupScope, scope);
     }
     this.droppedScopes.clear();
-    this.miss = null;
+    this.forgetMiss();
     for (const scope of this.dirtyScopes) {
       const s = this.scopes.get(scope);
       if (!s) continue;
@@ -260,6 +273,13 @@ export class SeenSet {
   }
 
   // ---------------------------------------------------------------- internals
+
+  private forgetMiss(): void {
+    const miss = this.miss;
+    miss.scope = null;
+    miss.s = null;
+    miss.old = undefined;
+  }
 
   /** In seq order: the changed written entries (all at or below writtenSeq), then the new tail of `order`. */
   private unwrittenOf(s: Scope): SeenEntry[] {
@@ -390,7 +410,7 @@ export class SeenSet {
   private unlink(scope: string, s: Scope, entry: SeenEntry): void {
     if (s.byId.get(entry.id) === entry) s.byId.delete(entry.id);
     if (s.changed.size > 0) s.changed.delete(entry);
-    this.miss = null;
+    this.forgetMiss();
     if (entry.chunk !== null) this.release(scope, s, entry.chunk);
     if (entry.conn !== null) {
       const k = pendingKey(entry.conn, entry.id);

@@ -67,7 +67,7 @@ export const isPaused = (session: Session): boolean => {
 };
 
 export const sendAck = (turn: Turn, ack: Ack): void => {
-  if (ack.askedAt !== undefined) turn.ackLatencies.push({ conn: ack.conn, ms: turn.now - ack.askedAt });
+  if (ack.askedAt !== undefined) turn.ackLatency(ack.conn, turn.now - ack.askedAt);
   turn.reply(ack.conn, ack.to, ack.requestId, 'hub:delivery_ack', {
     messageId: ack.messageId,
     deliveredAt: turn.now,

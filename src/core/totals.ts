@@ -97,14 +97,16 @@ export class Totals {
       if (session) session.stats.sent++;
       else this.base.messagesSent++;
     }
-    const { errorConns, errorCodes } = turn;
-    for (let i = 0; i < errorConns.length; i++) {
-      const session = this.countedBy(turn, origin, errorConns[i]!);
-      if (session) session.stats.errors++;
-      else this.base.errors++;
-      countError(((session?.stats ?? this.base).ops ??= {}), errorCodes[i] ?? 'other');
+    const errors = turn.errors;
+    if (errors !== null) {
+      for (let i = 0; i < errors.conns.length; i++) {
+        const session = this.countedBy(turn, origin, errors.conns[i]!);
+        if (session) session.stats.errors++;
+        else this.base.errors++;
+        countError(((session?.stats ?? this.base).ops ??= {}), errors.codes[i] ?? 'other');
+      }
     }
-    for (const { conn, ms } of turn.ackLatencies) observeAck(((this.countedBy(turn, origin, conn)?.stats ?? this.base).ops ??= {}), ms);
+    if (turn.ackLatencies !== null) for (const { conn, ms } of turn.ackLatencies) observeAck(((this.countedBy(turn, origin, conn)?.stats ?? this.base).ops ??= {}), ms);
   }
 
   /** Writes the base if it changed this turn. */

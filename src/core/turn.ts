@@ -62,12 +62,14 @@ export class Turn {
   /** Every session's soft state is written at the end of this turn (a flush, or a reply that shows the counters). */
   flushSessions = false;
   registryTouched = false;
-  /** Connections that were sent an error reply this turn, one entry per error. */
-  readonly errorConns: string[] = [];
-  /** The error code of each entry of errorConns, for the per-code counters. */
-  readonly errorCodes: string[] = [];
-  /** Asks whose hub:delivery_ack went out this turn: the asking connection and how long the ack took. */
-  readonly ackLatencies: { conn: string; ms: number }[] = [];
+  /**
+   * Error replies sent this turn, as connection and error code, for the
+   * counters; null until the first. Most turns send none, and each array
+   * is one more allocation per frame.
+   */
+  errors: { conns: string[]; codes: string[] } | null = null;
+  /** Asks whose hub:delivery_ack went out this turn: the asking connection and how long the ack took; null until the first. */
+  ackLatencies: { conn: string; ms: number }[] | null = null;
   jobsAdded = false;
   /**
    * The session whose frame started this turn, if any. The turn's traffic
@@ -170,8 +172,14 @@ export class Turn {
   }
 
   private countError(conn: string, code: ErrorCode): void {
-    this.errorConns.push(conn);
-    this.errorCodes.push(code);
+    const errors = (this.errors ??= { conns: [], codes: [] });
+    errors.conns.push(conn);
+    errors.codes.push(code);
+  }
+
+  /** An ask's hub:delivery_ack went to `conn`, `ms` after the ask arrived. */
+  ackLatency(conn: string, ms: number): void {
+    (this.ackLatencies ??= []).push({ conn, ms });
   }
 
   private logRefusal(code: ErrorCode, sessionId: string | undefined, traceId: string | undefined, requestId: string | null): void {

@@ -125,11 +125,13 @@ export const rateLimitedFrame = (settings: RateLimitSettings, retryAfter: number
 const MAX_SNIFFED_ID = 256;
 const LEADING_ID = '{"id":"';
 /**
- * A backslash anywhere, or an exempt type as it appears in a frame without
- * escapes: one scan of the text instead of one per literal (the refusal runs
- * per frame of a flood).
+ * After the leading id: a backslash, a second key "id", or an exempt type as
+ * it appears in a frame without escapes. One scan of the rest of the text
+ * instead of one per literal (the refusal runs per frame of a flood); the id
+ * itself is checked for a backslash on its own. Global, so that the scan can
+ * start where the id ends (lastIndex).
  */
-const UNDECIDABLE = new RegExp(`\\\\|${[...RATE_LIMIT_EXEMPT].map((t) => `"${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`).join('|')}`);
+const UNDECIDABLE = new RegExp(`\\\\|"id"|${[...RATE_LIMIT_EXEMPT].map((t) => `"${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`).join('|')}`, 'g');
 
 /**
  * The id of a frame that will certainly be refused, read without parsing, or
@@ -138,7 +140,8 @@ const UNDECIDABLE = new RegExp(`\\\\|${[...RATE_LIMIT_EXEMPT].map((t) => `"${t.r
  *
  * It answers only for frames that start with `{"id":"`, contain no backslash
  * at all (so every string in them is literal), name the key `"id"` only once,
- * and contain none of the exempt types literally. For those the answer is
+ * and contain none of the exempt types literally after the id (an id that
+ * reads like a type is still only an id). For those the answer is
  * exactly what the normal path would use: a valid object's `id`, or for
  * invalid JSON the sniffed id, which is this same leading id. What the
  * refusal does after that (abuse window, bucket, machine, reply) is the same
@@ -148,8 +151,10 @@ export const refusableId = (text: string): string | undefined => {
   if (!text.startsWith(LEADING_ID)) return undefined;
   const end = text.indexOf('"', LEADING_ID.length);
   if (end < 0 || end - LEADING_ID.length > MAX_SNIFFED_ID || end === LEADING_ID.length) return undefined;
-  if (UNDECIDABLE.test(text) || text.includes('"id"', end)) return undefined;
-  return text.slice(LEADING_ID.length, end);
+  const id = text.slice(LEADING_ID.length, end);
+  if (id.includes('\\')) return undefined;
+  UNDECIDABLE.lastIndex = end;
+  return UNDECIDABLE.test(text) ? undefined : id;
 };
 
 /**

@@ -33,6 +33,8 @@ describe('refusableId', () => {
   it('reads the leading id of frames it can be sure about', () => {
     expect(refusableId('{"id":"m1","type":"hub:send","payload":{}}')).toBe('m1');
     expect(refusableId('{"id":"m1"')).toBe('m1'); // not JSON: the sniff the parsing path uses reads the same id
+    // An id that reads like an exempt type is only an id: the type decides, and here it is not exempt.
+    expect(refusableId('{"id":"hub:connect","type":"hub:send"}')).toBe('hub:connect');
   });
 
   it('declines anything the parsing path could read differently', () => {
@@ -84,7 +86,7 @@ describe('refusal before parsing', () => {
   });
 
   it('correlates every refusal with the id the frame carries, whatever its shape (property)', () => {
-    const idArb = fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.constant('x'.repeat(300)), fc.constant('a"b'), fc.constant('\\u0041'));
+    const idArb = fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.constant('x'.repeat(300)), fc.constant('a"b'), fc.constant('\\u0041'), fc.constant('hub:heartbeat'));
     const frameArb = fc.record({
       id: idArb,
       lead: fc.boolean(),

@@ -82,28 +82,34 @@ interface RefusalText {
   pieces: [string, string, string, string, string, string];
   retryable: boolean;
 }
-const refusals = new WeakMap<RateLimitSettings, RefusalText>();
+/** null: these settings could not be cut (see below), so their refusals take the general writer. */
+const refusals = new WeakMap<RateLimitSettings, RefusalText | null>();
 
-/** Markers no constant of the frame contains; each must occur exactly once. */
-const MARK = { id: 'MARK-ID-7f31', to: 'MARK-TO-7f31', correlation: 'MARK-CORRELATION-7f31', retryAfter: 987_654_321, timestamp: 1_234_567_890_123 } as const;
+/** Values no constant of the frame is expected to contain; the cut checks that each occurs exactly once. */
+export const REFUSAL_MARKS = { id: 'MARK-ID-7f31', to: 'MARK-TO-7f31', correlation: 'MARK-CORRELATION-7f31', retryAfter: 987_654_321, timestamp: 1_234_567_890_123 } as const;
 
-const refusalText = (settings: RateLimitSettings): RefusalText => {
-  let known = refusals.get(settings);
+const refusalText = (settings: RateLimitSettings): RefusalText | null => {
+  const known = refusals.get(settings);
   if (known !== undefined) return known;
-  const reply = errorReply(rateLimitedSpec(settings, MARK.retryAfter));
-  const text = hubFrameText(MARK.id, HUB_ADDRESS, MARK.to, reply.type, reply.payload, MARK.correlation, MARK.timestamp, {});
+  const M = REFUSAL_MARKS;
+  const reply = errorReply(rateLimitedSpec(settings, M.retryAfter));
+  const text = hubFrameText(M.id, HUB_ADDRESS, M.to, reply.type, reply.payload, M.correlation, M.timestamp, {});
   const pieces: string[] = [];
   let rest = text;
-  for (const mark of [quote(MARK.id), quote(MARK.to), String(MARK.retryAfter), quote(MARK.correlation), String(MARK.timestamp)]) {
+  for (const mark of [quote(M.id), quote(M.to), String(M.retryAfter), quote(M.correlation), String(M.timestamp)]) {
     const at = rest.indexOf(mark);
-    if (at < 0 || rest.indexOf(mark, at + 1) >= 0) throw new Error(`the rate_limited frame no longer holds ${mark} exactly once`);
+    // A configured limit that happens to print as a marker would make the cut ambiguous: no shortcut then.
+    if (at < 0 || text.indexOf(mark) !== text.length - rest.length + at || rest.indexOf(mark, at + 1) >= 0) {
+      refusals.set(settings, null);
+      return null;
+    }
     pieces.push(rest.slice(0, at));
     rest = rest.slice(at + mark.length);
   }
   pieces.push(rest);
-  known = { pieces: pieces as RefusalText['pieces'], retryable: reply.payload.retryable === true };
-  refusals.set(settings, known);
-  return known;
+  const cut: RefusalText = { pieces: pieces as RefusalText['pieces'], retryable: reply.payload.retryable === true };
+  refusals.set(settings, cut);
+  return cut;
 };
 
 /**
@@ -112,7 +118,12 @@ const refusalText = (settings: RateLimitSettings): RefusalText => {
  * correlationId, now, {}) writes.
  */
 export const rateLimitedFrame = (settings: RateLimitSettings, retryAfter: number, id: string, to: string, correlationId: string | null, now: number): PreparedError => {
-  const { pieces: p, retryable } = refusalText(settings);
+  const cut = refusalText(settings);
+  if (cut === null) {
+    const reply = errorReply(rateLimitedSpec(settings, retryAfter));
+    return { code: 'rate_limited', retryable: reply.payload.retryable === true, frame: hubFrameText(id, HUB_ADDRESS, to, reply.type, reply.payload, correlationId, now, {}) };
+  }
+  const { pieces: p, retryable } = cut;
   return {
     code: 'rate_limited',
     retryable,

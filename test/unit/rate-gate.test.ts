@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeHubObject, configWith, type FakeSocket } from '../../harness/fake-object';
-import { rateLimitedFrame, rateLimitedSpec, refusableId } from '../../src/core/rate-gate';
+import { REFUSAL_MARKS, rateLimitedFrame, rateLimitedSpec, refusableId } from '../../src/core/rate-gate';
 import { hubFrameText } from '../../src/core/json-text';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { errorReply } from '../../src/protocol/errors';
@@ -133,6 +133,17 @@ describe('the prepared rate_limited frame', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('stays exact for limits that print like one of its markers (the general writer takes over)', () => {
+    const M = REFUSAL_MARKS;
+    for (const settings of [{ perSecond: M.retryAfter, burst: 20 }, { perSecond: 10, burst: M.timestamp }, { perSecond: M.timestamp, burst: M.retryAfter }]) {
+      for (const retryAfter of [1, M.retryAfter]) {
+        const prepared = rateLimitedFrame(settings, retryAfter, M.id, '@(a)', 'r1', M.timestamp);
+        const reply = errorReply(rateLimitedSpec(settings, retryAfter));
+        expect(prepared.frame).toBe(hubFrameText(M.id, HUB_ADDRESS, '@(a)', reply.type, reply.payload, 'r1', M.timestamp, {}));
+      }
+    }
   });
 
   it('a refused frame carries it: the same reply the parsing path writes', () => {

@@ -154,8 +154,8 @@ export class HubCore implements HubOps, PipelineHub {
   /**
    * Connections whose deadline has passed at `now`: the only ones whose last
    * auto-ping `tick` reads. Asking the runtime for every socket's on every
-   * alarm cost one native call per session per alarm, and queued fan-out
-   * runs an alarm per batch (issue 11).
+   * alarm cost one native call per session per alarm, and a large queued
+   * fan-out runs several alarms (issue 11).
    */
   *dueConnections(now: number): IterableIterator<string> {
     for (const session of this.sessions.values()) {

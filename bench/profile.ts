@@ -8,6 +8,7 @@
  *   npx tsx bench/profile.ts                      # 10 pairs x 2000 tells, limits raised
  *   npx tsx bench/profile.ts --refusals           # one session floods with the shipped limits
  *   npx tsx bench/profile.ts --out /tmp/x.cpuprofile --pairs 5 --messages 4000
+ *   npx tsx bench/profile.ts --baseline          # the raw object under the same tell stream (`to:` frames)
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +17,7 @@ import { startDevServer } from '../harness/net/dev-server';
 import { WsTestClient } from '../harness/net/ws-client';
 import { buildRequest } from '../src/protocol/build';
 import { RAISED_LIMITS } from './options';
+import { baselineBody } from './targets';
 import { cpuMs, findWorkerd } from './processes';
 
 interface Node {
@@ -37,9 +39,11 @@ const arg = (name: string, fallback: string): string => {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 };
 const refusals = process.argv.includes('--refusals');
+/** The raw object instead of the hub, so that a function's share can be read beside the runtime's floor. */
+const baseline = process.argv.includes('--baseline');
 const pairs = Number(arg('--pairs', refusals ? '1' : '10'));
 const messages = Number(arg('--messages', refusals ? '20000' : '2000'));
-const out = arg('--out', `/tmp/signal-hub-${refusals ? 'refusals' : 'tell'}.cpuprofile`);
+const out = arg('--out', `/tmp/signal-hub-${baseline ? 'baseline-' : ''}${refusals ? 'refusals' : 'tell'}.cpuprofile`);
 
 /** Profiler.setSamplingInterval, in microseconds. */
 const SAMPLING_US = 100;
@@ -78,7 +82,7 @@ const devtools = async (port: number) => {
 const moduleMap = (source: string): ((line: number) => string) => {
   const starts: [number, string][] = [];
   source.split('\n').forEach((text, i) => {
-    const m = /^\/\/ (?:[^ ]*?\/)?((?:node_modules|src|machines)\/[^ ]+\.[cm]?[jt]s)$/.exec(text);
+    const m = /^\/\/ (?:[^ ]*?\/)?((?:node_modules|src|machines|bench)\/[^ ]+\.[cm]?[jt]s)$/.exec(text);
     if (m) starts.push([i, m[1]!]);
   });
   return (line) => {
@@ -137,11 +141,13 @@ const summarise = (p: Profile, moduleOf: (line: number) => string) => {
 };
 
 const main = async () => {
-  const server = await startDevServer({ vars: refusals ? {} : RAISED_LIMITS });
+  if (baseline && refusals) throw new Error('--baseline profiles the tell stream only');
+  const server = await startDevServer(baseline ? { config: 'bench/baseline/wrangler.toml' } : { vars: refusals ? {} : RAISED_LIMITS });
   try {
     const procs = findWorkerd(server.pid, Number(new URL(server.baseUrl).port));
     const room = `profile-${process.pid}`;
     const join = async (name: string) => {
+      if (baseline) return { client: await WsTestClient.open(`${server.wsUrl}/ws/${room}?id=${name}`, name), address: name };
       const address = `@(bench/${room}/${name})`;
       const { client } = await WsTestClient.connected(`${server.wsUrl}/ws/${room}`, address);
       await client.ask('hub:register', { actorAddress: address, capabilities: [] });
@@ -160,8 +166,9 @@ const main = async () => {
     const t0 = performance.now();
     for (let m = 0; m < messages; m++) {
       for (let p = 0; p < pairs; p++) {
-        const frame = buildRequest('hub:send', { to: receivers[p]!.address, type: 'bench.tell', data: { m } }, { from: senders[p]!.address, pattern: 'tell' });
-        senders[p]!.client.sendRaw(JSON.stringify(frame));
+        const to = receivers[p]!.address;
+        if (baseline) senders[p]!.client.sendRaw(`to:${to}:${baselineBody('bench.tell', senders[p]!.address, to, { m })}`);
+        else senders[p]!.client.sendRaw(JSON.stringify(buildRequest('hub:send', { to, type: 'bench.tell', data: { m } }, { from: senders[p]!.address, pattern: 'tell' })));
       }
       // Leave the client room to read replies; a refusal flood answers every frame.
       if (m % 200 === 199) await sleep(1);
@@ -178,7 +185,7 @@ const main = async () => {
     inspector.close();
     writeFileSync(out, JSON.stringify(profile));
     writeFileSync(out.replace(/\.cpuprofile$/, '') + '.bundle.js', source);
-    console.log(`${refusals ? 'refusal flood' : `${pairs} pairs x ${messages} tells`}: ${got} of ${expected} frames back in ${wall.toFixed(0)} ms; runtime CPU ${cpu.toFixed(0)} ms = ${((cpu * 1000) / Math.max(1, got)).toFixed(1)} us per frame (profiler on, so above the bench figure)`);
+    console.log(`${baseline ? 'raw object, ' : ''}${refusals ? 'refusal flood' : `${pairs} pairs x ${messages} tells`}: ${got} of ${expected} frames back in ${wall.toFixed(0)} ms; runtime CPU ${cpu.toFixed(0)} ms = ${((cpu * 1000) / Math.max(1, got)).toFixed(1)} us per frame (profiler on, so above the bench figure)`);
     console.log(`profile written to ${out}`);
     summarise(profile, moduleMap(source));
     for (const p of [...senders, ...receivers]) p.client.terminate();

@@ -44,7 +44,9 @@ const drain = (hub: FakeHubObject, sockets: FakeSocket[]) => {
   return perAlarm;
 };
 
-describe('queued fan-out batches', () => {
+// Each test connects hundreds of sessions (a thousand in one) through the fake object: 0.5-2.3 s on a
+// loaded CI machine, close enough to the 5 s default to give them room.
+describe('queued fan-out batches', { timeout: 20_000 }, () => {
   it('stores one row per batch and, with BROADCAST_ALARM_LIMIT 1, delivers each batch from one alarm', () => {
     const { hub, sockets } = room(250);
     broadcast(hub, sockets[0]!);

@@ -178,6 +178,8 @@ export default defineConfig({
           // project because files here run one at a time: wrangler dev servers started
           // side by side from two projects could race for the same free port.
           include: ['test/e2e/**/*.test.ts', 'test/compat/**/*.test.ts'],
+          // Stops the wrangler dev servers a file left running (a beforeAll that timed out while starting them).
+          setupFiles: ['test/e2e/support/stop-dev-servers.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 90_000,

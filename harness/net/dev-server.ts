@@ -107,6 +107,27 @@ export const groupAlive = (pgid: number): boolean => {
   }
 };
 
+/**
+ * The stop of every server this process started and has not stopped yet,
+ * including servers still starting. A test file whose beforeAll timed out
+ * while its servers were starting never got their handles, so its afterAll
+ * stops nothing, and their workerd processes kept running (at ~22 % CPU
+ * each) through the rest of a CI run, slowing later files past their
+ * timeouts. stopAllDevServers() stops whatever is left; the e2e project
+ * calls it after each file (test/e2e/support/stop-dev-servers.ts).
+ */
+const running = new Map<number, () => Promise<void>>();
+
+/** Process groups of the servers this process started and has not stopped (those still starting too). */
+export const runningDevServers = (): number[] => [...running.keys()];
+
+/** Stops every server of this process that is still running or starting; how many there were. */
+export const stopAllDevServers = async (): Promise<number> => {
+  const stops = [...running.values()];
+  await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
+  return stops.length;
+};
+
 const signalGroup = (pgid: number, signal: NodeJS.Signals): void => {
   try {
     process.kill(-pgid, signal);
@@ -190,11 +211,14 @@ export const startDevServer = async (options: DevServerOptions = {}): Promise<De
       while (groupAlive(pgid) && Date.now() < hardDeadline) await sleep(50);
     }
     process.removeListener('exit', onExit);
+    running.delete(pgid);
     rmSync(persistDir, { recursive: true, force: true });
     removeSnapshot(workDir);
     rmSync(logDir, { recursive: true, force: true });
     if (groupAlive(pgid)) throw new Error(`wrangler dev process group ${pgid} survived SIGKILL`);
   };
+
+  running.set(pgid, stop);
 
   const baseUrl = `http://${HOST}:${port}`;
   const deadline = Date.now() + STARTUP_CAP_MS;

@@ -18,7 +18,7 @@ import type { DevServer } from '../../harness/net/dev-server';
 import { buildRequest } from '../../src/protocol/build';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { collect, percentile, type MetricSpec, type Runs, type Side } from '../report';
-import { inTurn, quiesce, room, sleep, type Scenario } from '../targets';
+import { inTurn, leave, quiesce, room, sleep, type Peer, type Scenario } from '../targets';
 
 export const ASKERS = 5;
 export const ASK_EVERY_MS = 150;
@@ -28,10 +28,6 @@ const FLOOD_BUFFER_BYTES = 256 * 1024;
 
 export type FairSide = Side;
 
-interface Peer {
-  client: WsTestClient;
-  address: string;
-}
 
 export const textOf = (data: unknown): string => (Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
 
@@ -44,7 +40,7 @@ export const join = async (side: FairSide, server: DevServer, room: string, name
   const { client } = await WsTestClient.connected(`${server.wsUrl}/ws/${room}`, address);
   const reply = await client.ask('hub:register', { actorAddress: address, capabilities: [] });
   if (reply.type !== 'hub:registered') throw new Error(`hub:register failed: ${JSON.stringify(reply).slice(0, 200)}`);
-  return { client, address };
+  return { client, address, bye: () => client.request('hub:disconnect', { reason: 'bench done' }) };
 };
 
 /** Frame `n` of the flood, built from one template (the id varies, as a real client's would). */
@@ -139,7 +135,8 @@ export const fairnessRun = async (side: FairSide, server: DevServer, room: strin
   // Late answers count only if they are within the timeout; wait that long at most.
   const deadline = Date.now() + ASK_TIMEOUT_MS;
   while (outstanding.size > 0 && Date.now() < deadline) await sleep(20);
-  for (const p of all) p.client.terminate();
+  // Politely (targets.ts leave): a dropped session would stay suspended and be released 30 s later, in another run.
+  await leave(all, 10_000);
   await sleep(500);
   return { p50: percentile(samples, 50), p99: percentile(samples, 99), served: samples.length, asked, floodRate: sent / floodSeconds };
 };

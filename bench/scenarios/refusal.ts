@@ -21,7 +21,7 @@ import type { DevServer } from '../../harness/net/dev-server';
 import { buildRequest } from '../../src/protocol/build';
 import { cpuMs, findWorkerd, portOf } from '../processes';
 import { collect, type Runs, type Side } from '../report';
-import { inTurn, room, sleep, type Scenario } from '../targets';
+import { inTurn, leave, room, sleep, type Scenario } from '../targets';
 import type { Options } from '../options';
 import { join, textOf, type FairSide } from './fairness';
 
@@ -79,7 +79,7 @@ export const refusalRun = async (side: FairSide, server: DevServer, cpu: () => n
     await sleep(SETTLE_MS);
   }
   const spentMs = cpu() - cpu0;
-  flooder.client.terminate();
+  await leave([flooder], 10_000);
   await sleep(300);
   return { cpuUsPerFrame: answered > 0 ? (spentMs * 1000) / answered : Number.NaN, answered, sent };
 };

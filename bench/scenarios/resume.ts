@@ -128,7 +128,7 @@ const hubResumeRun = async (t: Target, o: Options, pattern: 'tell' | 'ask'): Pro
     const t0 = performance.now();
     const again = await WsTestClient.open(url, address);
     const at = listen(t.side, again);
-    peers.push({ client: again, address });
+    peers.push({ client: again, address, bye: () => again.request('hub:disconnect', { reason: 'bench done' }) });
     again.request('hub:connect', { resumeToken: token }, { metadata: { protocolVersion: PROTOCOL_VERSION } });
     await waitUntil(() => at.got.length >= o.queued && (pattern === 'tell' || atSender.acks + atSender.ackErrors >= o.queued), capMs(o.queued));
     const cpu = cpuMs(t.procs.runtime) - cpu0;

@@ -6,6 +6,8 @@
  * forwarded one. test/unit/json-text.test.ts compares with JSON.stringify.
  */
 
+import { boundedMemo } from './bounded-memo';
+
 /** Characters JSON.stringify may escape; any surrogate too, since it escapes the unpaired ones. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
 
@@ -32,15 +34,7 @@ export const isEmptyObject = (o: object): boolean => {
  * quoted once instead of once per frame (a refused frame of a flood is one
  * of them). Bounded, in case a caller ever passes something else.
  */
-const quotedConstants = new Map<string, string>();
-const quotedConstant = (s: string): string => {
-  let q = quotedConstants.get(s);
-  if (q === undefined) {
-    q = quote(s);
-    if (quotedConstants.size < 256) quotedConstants.set(s, q);
-  }
-  return q;
-};
+const quotedConstant = boundedMemo(quote);
 
 /**
  * JSON.stringify of a frame the hub writes itself (every reply and error),

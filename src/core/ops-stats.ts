@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { boundedMemo } from './bounded-memo';
 
 /**
  * Operational counters for the Prometheus endpoint (src/ops/), beyond the
@@ -48,15 +49,8 @@ export const labelOf = (value: string | null | undefined, fallback: string): str
 
 export const countRequest = (ops: OpsStats, type: string): void => bump(ops, 'requests', type);
 /** Error codes come from the catalogue, a few dozen at most: each is checked against LABEL once, not once per refusal of a flood. */
-const errorLabels = new Map<string, string>();
-export const countError = (ops: OpsStats, code: string): void => {
-  let label = errorLabels.get(code);
-  if (label === undefined) {
-    label = labelOf(code, 'other');
-    if (errorLabels.size < 256) errorLabels.set(code, label);
-  }
-  bump(ops, 'errors', label);
-};
+const errorLabel = boundedMemo((code) => labelOf(code, 'other'));
+export const countError = (ops: OpsStats, code: string): void => bump(ops, 'errors', errorLabel(code));
 export const countClose = (ops: OpsStats, reason: string | null): void => bump(ops, 'closes', labelOf(reason, 'peer_closed'));
 
 export type MailboxOutcome = 'queued' | 'delivered' | 'dropped_overflow' | 'dropped_expired';

@@ -149,7 +149,7 @@ export class Turn {
 
   /** Sends `prepared`, an error whose frame is written already (rate-gate.ts), as error() sends its own. */
   preparedError(conn: string, requestId: string | null, prepared: PreparedError, sessionId?: string, log = true): void {
-    this.countError(conn, prepared.code);
+    this.noteError(conn, prepared.code);
     this.sendFrame(conn, prepared.frame, requestId, prepared.retryable);
     if (log) this.logRefusal(prepared.code, sessionId, undefined, requestId);
   }
@@ -166,12 +166,12 @@ export class Turn {
     traceId: string | undefined,
     log: boolean,
   ): void {
-    this.countError(conn, code);
+    this.noteError(conn, code);
     this.hubFrame(conn, to, requestId, type, payload, {}, retryable);
     if (log) this.logRefusal(code, sessionId, traceId, requestId);
   }
 
-  private countError(conn: string, code: ErrorCode): void {
+  private noteError(conn: string, code: ErrorCode): void {
     const errors = (this.errors ??= { conns: [], codes: [] });
     errors.conns.push(conn);
     errors.codes.push(code);

@@ -137,10 +137,18 @@ export class SignalHub extends DurableObject<Env> implements RuntimeHooks {
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    if (this.runtime.connOf(ws) === undefined) return; // inspector frames are ignored
-    if (this.guard.refuse('webSocketMessage')) return this.safeClose(ws, 1011, 'config_invalid');
-    await this.runtime.message(ws, message);
+  /**
+   * Not async: with auth off a frame is handled synchronously and this
+   * returns nothing, so the runtime has no promise to wait on per frame (an
+   * async handler awaiting that nothing made two). The adapter ignores an
+   * inspector's frames itself.
+   */
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> | undefined {
+    if (this.guard.refuse('webSocketMessage')) {
+      if (this.runtime.connOf(ws) !== undefined) this.safeClose(ws, 1011, 'config_invalid');
+      return undefined;
+    }
+    return this.runtime.message(ws, message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {

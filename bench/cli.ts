@@ -13,7 +13,7 @@ const USAGE = `usage: tsx bench/cli.ts [options]   (npm run bench -- [options])
   --smoke               tiny sizes, one run each (the test suite runs this)
   --json                print only the JSON line on stdout (the table goes to stderr)
   --save                also write bench/results/<date>.json
-  --repeat R            runs per scenario, medians reported (default 3; memory always 1)
+  --repeat R            runs per scenario, medians reported (default 5; memory always 1)
   --sessions N          connect+register: sessions per run (default 200)
   --concurrency C       connect+register: handshakes in flight (default 25)
   --storm N             storm: sessions that connect, register and subscribe all at once (default 200)
@@ -29,7 +29,7 @@ const USAGE = `usage: tsx bench/cli.ts [options]   (npm run bench -- [options])
   --baseline-yield N    fairness, with --baseline-work: the raw object yields to its other sockets every N frames of one socket
   --only a,b,...        scenarios to run: ${SCENARIOS.join(', ')}
   --hub-var KEY=VALUE   extra [vars] override for the hub (repeatable), e.g. BROADCAST_SYNC_THRESHOLD=1000
-  --max-seconds S       hard cap on the whole run (default 600); everything is stopped when it passes`;
+  --max-seconds S       hard cap on the whole run (default 900); everything is stopped when it passes`;
 
 const positiveInt = (flag: string, value: string): number => {
   const n = Number(value);

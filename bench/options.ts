@@ -45,7 +45,7 @@ export const DEFAULTS: Options = {
   smoke: false,
   json: false,
   save: false,
-  repeat: 3,
+  repeat: 5,
   sessions: 200,
   concurrency: 25,
   pairs: 10,
@@ -61,7 +61,7 @@ export const DEFAULTS: Options = {
   baselineYield: 0,
   only: [...SCENARIOS],
   hubVars: {},
-  maxSeconds: 600,
+  maxSeconds: 900,
 };
 
 /** Tiny sizes: every code path of the bench in well under a minute. */

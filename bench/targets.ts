@@ -29,6 +29,11 @@ export interface Peer {
   bye?: () => void;
 }
 
+/** A hub peer's goodbye (Peer.bye): `hub:disconnect`, after which the hub closes the socket. */
+export const byeOf = (client: WsTestClient) => (): void => {
+  client.request('hub:disconnect', { reason: 'bench done' });
+};
+
 /**
  * A body shaped and sized like the hub's own frames, so the baseline moves
  * the same bytes as the hub; only the protocol work differs.
@@ -67,7 +72,7 @@ export const hubTarget = (server: DevServer, procs: Workerd): Target => ({
     const { client } = await WsTestClient.connected(`${server.wsUrl}/ws/${room}`, address);
     const reply = await client.ask('hub:register', { actorAddress: address, capabilities: [] });
     if (reply.type !== 'hub:registered') throw new Error(`hub:register failed: ${JSON.stringify(reply).slice(0, 300)}`);
-    return { client, address, bye: () => client.request('hub:disconnect', { reason: 'bench done' }) };
+    return { client, address, bye: byeOf(client) };
   },
   tell(from, to, type, data, ask = false) {
     from.client.request('hub:send', { to: to.address, type, data }, { pattern: ask ? 'ask' : 'tell' });

@@ -139,9 +139,8 @@ export class SignalHub extends DurableObject<Env> implements RuntimeHooks {
 
   /**
    * Not async: with auth off a frame is handled synchronously and this
-   * returns nothing, so the runtime has no promise to wait on per frame (an
-   * async handler awaiting that nothing made two). The adapter ignores an
-   * inspector's frames itself.
+   * returns nothing, where an async handler made a promise per frame only to
+   * await nothing. The adapter ignores an inspector's frames itself.
    */
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> | undefined {
     if (this.guard.refuse('webSocketMessage')) {

@@ -18,7 +18,7 @@ import type { DevServer } from '../../harness/net/dev-server';
 import { buildRequest } from '../../src/protocol/build';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { collect, percentile, type MetricSpec, type Runs, type Side } from '../report';
-import { inTurn, leave, quiesce, room, sleep, type Peer, type Scenario } from '../targets';
+import { byeOf, inTurn, leave, quiesce, room, sleep, type Peer, type Scenario } from '../targets';
 
 export const ASKERS = 5;
 export const ASK_EVERY_MS = 150;
@@ -27,7 +27,6 @@ export const ASK_TIMEOUT_MS = 2_000;
 const FLOOD_BUFFER_BYTES = 256 * 1024;
 
 export type FairSide = Side;
-
 
 export const textOf = (data: unknown): string => (Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
 
@@ -40,7 +39,7 @@ export const join = async (side: FairSide, server: DevServer, room: string, name
   const { client } = await WsTestClient.connected(`${server.wsUrl}/ws/${room}`, address);
   const reply = await client.ask('hub:register', { actorAddress: address, capabilities: [] });
   if (reply.type !== 'hub:registered') throw new Error(`hub:register failed: ${JSON.stringify(reply).slice(0, 200)}`);
-  return { client, address, bye: () => client.request('hub:disconnect', { reason: 'bench done' }) };
+  return { client, address, bye: byeOf(client) };
 };
 
 /** Frame `n` of the flood, built from one template (the id varies, as a real client's would). */

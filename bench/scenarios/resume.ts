@@ -30,7 +30,7 @@ import { WsTestClient, type Frame } from '../../harness/net/ws-client';
 import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
 import { cpuMs } from '../processes';
 import { collect, type Runs, type Side } from '../report';
-import { drop, inTurn, leave, quiesce, room, sleep, waitUntil, type Peer, type Scenario, type Target } from '../targets';
+import { byeOf, drop, inTurn, leave, quiesce, room, sleep, waitUntil, type Peer, type Scenario, type Target } from '../targets';
 import type { Options } from '../options';
 import { tellRun } from './tell';
 
@@ -128,7 +128,7 @@ const hubResumeRun = async (t: Target, o: Options, pattern: 'tell' | 'ask'): Pro
     const t0 = performance.now();
     const again = await WsTestClient.open(url, address);
     const at = listen(t.side, again);
-    peers.push({ client: again, address, bye: () => again.request('hub:disconnect', { reason: 'bench done' }) });
+    peers.push({ client: again, address, bye: byeOf(again) });
     again.request('hub:connect', { resumeToken: token }, { metadata: { protocolVersion: PROTOCOL_VERSION } });
     await waitUntil(() => at.got.length >= o.queued && (pattern === 'tell' || atSender.acks + atSender.ackErrors >= o.queued), capMs(o.queued));
     const cpu = cpuMs(t.procs.runtime) - cpu0;

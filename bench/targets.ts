@@ -63,17 +63,20 @@ export const PING = '{"type":"ping"}';
 
 export const addressOf = (room: string, name: string) => `@(bench/${room}/${name})`;
 
+/** A hub session of `room`: connected, registered as addressOf(room, name), leaving with its goodbye. */
+export const joinHub = async (server: DevServer, room: string, name: string): Promise<Peer> => {
+  const address = addressOf(room, name);
+  const { client } = await WsTestClient.connected(`${server.wsUrl}/ws/${room}`, address);
+  const reply = await client.ask('hub:register', { actorAddress: address, capabilities: [] });
+  if (reply.type !== 'hub:registered') throw new Error(`hub:register failed: ${JSON.stringify(reply).slice(0, 300)}`);
+  return { client, address, bye: byeOf(client) };
+};
+
 export const hubTarget = (server: DevServer, procs: Workerd): Target => ({
   side: 'hub',
   server,
   procs,
-  async join(room, name) {
-    const address = addressOf(room, name);
-    const { client } = await WsTestClient.connected(`${server.wsUrl}/ws/${room}`, address);
-    const reply = await client.ask('hub:register', { actorAddress: address, capabilities: [] });
-    if (reply.type !== 'hub:registered') throw new Error(`hub:register failed: ${JSON.stringify(reply).slice(0, 300)}`);
-    return { client, address, bye: byeOf(client) };
-  },
+  join: (room, name) => joinHub(server, room, name),
   tell(from, to, type, data, ask = false) {
     from.client.request('hub:send', { to: to.address, type, data }, { pattern: ask ? 'ask' : 'tell' });
   },

@@ -18,7 +18,7 @@ import type { DevServer } from '../../harness/net/dev-server';
 import { buildRequest } from '../../src/protocol/build';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { collect, percentile, type MetricSpec, type Runs, type Side } from '../report';
-import { byeOf, inTurn, leave, quiesce, room, sleep, type Peer, type Scenario } from '../targets';
+import { inTurn, joinHub, leave, quiesce, room, sleep, type Peer, type Scenario } from '../targets';
 
 export const ASKERS = 5;
 export const ASK_EVERY_MS = 150;
@@ -32,14 +32,10 @@ export const textOf = (data: unknown): string => (Buffer.isBuffer(data) ? data.t
 
 /** A session of either side; also used by the refusal scenario (refusal.ts). */
 export const join = async (side: FairSide, server: DevServer, room: string, name: string): Promise<Peer> => {
-  const address = `@(bench/${room}/${name})`;
   if (side === 'baseline') {
     return { client: await WsTestClient.open(`${server.wsUrl}/ws/${room}?id=${name}`, name), address: name };
   }
-  const { client } = await WsTestClient.connected(`${server.wsUrl}/ws/${room}`, address);
-  const reply = await client.ask('hub:register', { actorAddress: address, capabilities: [] });
-  if (reply.type !== 'hub:registered') throw new Error(`hub:register failed: ${JSON.stringify(reply).slice(0, 200)}`);
-  return { client, address, bye: byeOf(client) };
+  return joinHub(server, room, name);
 };
 
 /** Frame `n` of the flood, built from one template (the id varies, as a real client's would). */

@@ -38,6 +38,7 @@ import { CONTEXT_ONLY } from './machine-step';
 import { isEnding, performActions } from './machine-effects';
 import { IdentityIndex } from './identities';
 import { AlarmSchedule, earlier } from './schedule';
+import { laneRefusal } from './refusal-lane';
 import { Totals } from './totals';
 import { Turn, type HubHost, type ReplyTap } from './turn';
 import { SeenSet } from './dedup';
@@ -86,6 +87,14 @@ export class HubCore implements HubOps, PipelineHub {
    * instead of an unknown_type error (docs/PROTOCOL.md, "Application messages").
    */
   appMessages = false;
+  /**
+   * Whether a refusal that needs no turn takes the refusal lane
+   * (refusal-lane.ts). Always on in the hub; test/unit/refusal-lane.test.ts
+   * turns it off to compare the lane with the full path.
+   */
+  refusalLane = true;
+  /** Frames the refusal lane answered (for that test: a comparison in which the lane never ran would prove nothing). */
+  laneRefusals = 0;
 
   private readonly host: HubHost;
   /** Request ids already answered, written in batches (dedup.ts). */
@@ -199,6 +208,14 @@ export class HubCore implements HubOps, PipelineHub {
 
   /** `auth` is the shell's verdict on a JWT the frame carries (auth on, connect and refresh only). */
   frame(connId: string, raw: string | ArrayBuffer, now: number, auth?: AuthInput): Effect[] {
+    const lane = auth === undefined && typeof raw === 'string' ? this.sessions.get(connId) : undefined;
+    if (lane !== undefined && this.laneOpen(lane)) {
+      const frame = laneRefusal(this.config, this.host.ids, lane, raw as string, now);
+      if (frame !== null) {
+        this.laneRefusals++;
+        return [{ kind: 'send', conn: connId, frame }];
+      }
+    }
     const turn = this.turn(now);
     turn.auth = auth;
     const session = this.sessions.get(connId);
@@ -386,6 +403,29 @@ export class HubCore implements HubOps, PipelineHub {
       this.totals.markDirty();
     }
     return turn;
+  }
+
+  /**
+   * Whether a turn for a refusal of `session` would do nothing but the
+   * refusal (refusal-lane.ts): no one watches transitions, no ask waits for
+   * an answer this frame could settle (the turn's tap), and the session's
+   * soft state is already held for the flush (so the flush deadline is
+   * armed too). The last three checks hold whenever the first ones do, by
+   * rules kept elsewhere (the first turn after a wake recovers lost sockets
+   * and arms the alarm; every turn writes the stored totals it changed); they
+   * are checked anyway, since a change to one of those rules would
+   * otherwise make the lane skip work silently.
+   */
+  private laneOpen(session: Session): boolean {
+    return (
+      this.refusalLane &&
+      this.onTransition === undefined &&
+      !(this.seen.enabled && this.seen.awaiting) &&
+      this.unflushed.has(session) &&
+      this.lostSockets === null &&
+      this.schedule.covers(this.seen.flushDue) &&
+      !this.totals.unwritten
+    );
   }
 
   /** Everything held for a batched write goes out in this turn: the seen-set now, every session's soft state at its finish. */

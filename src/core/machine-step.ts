@@ -128,6 +128,13 @@ const shortcutFor = (state: string, type: string): Shortcut => {
   return known;
 };
 
+/**
+ * Whether `type` in `state` is one of the context-only steps above: it
+ * leaves the state value alone and hands back CONTEXT_ONLY (refusal-lane.ts
+ * relies on it before it steps).
+ */
+export const contextOnly = (state: string, type: SessionEvent['type']): boolean => shortcutFor(state, type) !== null;
+
 /** One step: the next snapshot and the actions to perform, in wire order (same contract as xstate's `transition`). */
 export const stepMachine = (snapshot: SessionSnapshot, event: SessionEvent): [SessionSnapshot, MachineAction[]] => {
   const shortcut = snapshot.status === 'active' && typeof snapshot.value === 'string' ? shortcutFor(snapshot.value, event.type) : null;

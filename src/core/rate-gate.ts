@@ -1,3 +1,4 @@
+import type { HubConfig } from '../config';
 import { errorReply, type ErrorSpec } from '../protocol/errors';
 import { RATE_LIMIT_EXEMPT } from '../protocol/messages';
 import { HUB_ADDRESS } from '../protocol/envelope';
@@ -14,11 +15,13 @@ import type { PreparedError, Turn } from './turn';
 
 const settingsOf = new WeakMap<Turn['config'], RateLimitSettings>();
 /** One settings object per config, not one per call: this runs twice on every frame. */
-export const rateSettings = (turn: Turn): RateLimitSettings => {
-  let settings = settingsOf.get(turn.config);
+export const rateSettings = (turn: Turn): RateLimitSettings => rateSettingsOf(turn.config);
+
+export const rateSettingsOf = (config: HubConfig): RateLimitSettings => {
+  let settings = settingsOf.get(config);
   if (settings === undefined) {
-    settings = { perSecond: turn.config.rateLimitPerSecond, burst: turn.config.rateLimitBurst };
-    settingsOf.set(turn.config, settings);
+    settings = { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst };
+    settingsOf.set(config, settings);
   }
   return settings;
 };

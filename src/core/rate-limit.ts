@@ -63,6 +63,13 @@ export const freshAbuseWindow = (now: number): AbuseWindow => ({ windowStart: no
  * times its limit in consecutive one-second windows for ABUSE_DURATION_MS is
  * abusive. Returns the next window state and whether the threshold was crossed.
  */
+/**
+ * Whether countFrame at `now` would only add one to the current window: no
+ * new window starts and the session is not found abusive (refusal-lane.ts).
+ */
+export const onlyCounts = (window: AbuseWindow, now: number): boolean =>
+  window.count !== 0 && now - window.windowStart < WINDOW_MS && !(window.hotSince !== null && now - window.hotSince >= ABUSE_DURATION_MS);
+
 export const countFrame = (window: AbuseWindow, settings: RateLimitSettings, now: number): boolean => {
   // A window that has counted nothing yet (the one opened with the socket) starts at
   // its first frame; anchored at the open, it would let a flood that began later in

@@ -36,6 +36,11 @@ export class AlarmSchedule {
    * current alarm fires early and recomputes. After a wake the armed time is
    * unknown, so the first event recomputes it in full.
    */
+  /** Whether arm(turn, lowest) would leave the alarm as it is (refusal-lane.ts). */
+  covers(lowest: number | null): boolean {
+    return this.armedAt !== undefined && (lowest === null || (this.armedAt !== null && lowest >= this.armedAt));
+  }
+
   arm(turn: Turn, lowest: number | null): void {
     if (this.armedAt === undefined) {
       const next = this.earliest(turn.now);

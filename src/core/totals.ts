@@ -2,11 +2,21 @@ import type { Metrics } from '../protocol/replies';
 import { NS } from './namespaces';
 import { countClose, countError, observeAck } from './ops-stats';
 import { noteReported } from './restart';
-import { addStats, emptyCounters, emptyRate, emptyStats, lastSecondRate, mergeRate, type Counters, type RateWindow } from './stats';
+import { addStats, emptyCounters, emptyRate, emptyStats, lastSecondRate, mergeRate, type Counters, type RateWindow, type SessionStats } from './stats';
 import { countsTraffic, isLive, type Session } from './session';
 import type { HubHost, Turn } from './turn';
 import { queuedDeliveries } from './delivery';
 import { topicCount } from './topics';
+
+/**
+ * What attribute() counts for a turn whose one effect is a rate_limited
+ * reply to its own origin (refusal-lane.ts): one frame sent, one error.
+ */
+export const countRefusal = (stats: SessionStats): void => {
+  stats.sent++;
+  stats.errors++;
+  countError((stats.ops ??= {}), 'rate_limited');
+};
 
 /** Counters of ended sessions and opened connections; the open sessions carry their own. */
 const COUNTERS_KEY = 'counters';
@@ -107,6 +117,11 @@ export class Totals {
       }
     }
     if (turn.ackLatencies !== null) for (const { conn, ms } of turn.ackLatencies) observeAck(((this.countedBy(turn, origin, conn)?.stats ?? this.base).ops ??= {}), ms);
+  }
+
+  /** Whether the stored base has changes not yet written (flush() writes them). */
+  get unwritten(): boolean {
+    return this.dirty;
   }
 
   /** Writes the base if it changed this turn. */

@@ -194,22 +194,24 @@ class Side {
   }
 }
 
+/** The same commands on a hub with the lane and one without, compared after each; both sides are returned. */
+const inStep = (config: ReturnType<typeof configWith>, watched: boolean, commands: readonly Command[]): readonly [Side, Side] => {
+  const sides = [new Side(config, true, watched), new Side(config, false, watched)] as const;
+  expect(sides[0].state()).toBe(sides[1].state());
+  for (const [i, c] of commands.entries()) {
+    for (const side of sides) side.run(c);
+    if (sides[0].state() !== sides[1].state()) expect.fail(`step ${i} (${JSON.stringify(c)}) differs`);
+  }
+  return sides;
+};
+
 describe('the refusal lane', () => {
   it('answers exactly as the full path does, step by step', () => {
     let laneRefusals = 0;
     fc.assert(
       fc.property(configArb, fc.boolean(), fc.array(commandArb, { minLength: 5, maxLength: 40 }), (overrides, watched, commands) => {
         const config = configWith(overrides);
-        const withLane = new Side(config, true, watched);
-        const without = new Side(config, false, watched);
-        expect(withLane.state()).toBe(without.state());
-        for (const [i, c] of commands.entries()) {
-          withLane.run(c);
-          without.run(c);
-          const a = withLane.state();
-          const b = without.state();
-          if (a !== b) expect.fail(`step ${i} (${JSON.stringify(c)}) differs`);
-        }
+        const [withLane, without] = inStep(config, watched, commands);
         expect(without.laneRefusals).toBe(0);
         laneRefusals += withLane.laneRefusals;
       }),
@@ -235,11 +237,7 @@ describe('the refusal lane', () => {
       { op: 'frame', slot: 0, kind: 'retry', count: 1 },
       { op: 'hibernate' },
     ];
-    const sides = [new Side(config, true, false), new Side(config, false, false)] as const;
-    for (const [i, c] of script.entries()) {
-      for (const side of sides) side.run(c);
-      if (sides[0].state() !== sides[1].state()) expect.fail(`step ${i} (${JSON.stringify(c)}) differs`);
-    }
+    const sides = inStep(config, false, script);
     // The retry was refused while the first copy waited: the case the comparison is about.
     const refused = sides[0].hub.messages(sides[0].sockets[0]!).filter((m) => m.type === 'hub:rate_limited');
     expect(refused.map((m) => m.correlationId)).toContain(sides[0].lastAsk[0]);
@@ -255,11 +253,7 @@ describe('the refusal lane', () => {
       { op: 'frame', slot: 0, kind: 'tell', count: 1 },
       { op: 'advance', ms: 5_000 },
     ];
-    const sides = [new Side(config, true, false), new Side(config, false, false)] as const;
-    for (const [i, c] of script.entries()) {
-      for (const side of sides) side.run(c);
-      if (sides[0].state() !== sides[1].state()) expect.fail(`step ${i} (${JSON.stringify(c)}) differs`);
-    }
+    const sides = inStep(config, false, script);
     expect(sides[0].laneRefusals).toBeGreaterThan(30);
     expect(sides[0].hub.messages(sides[0].sockets[1]!).filter((m) => m.type === 'lane.test')).toHaveLength(2);
   });

@@ -59,17 +59,17 @@ export const hasToken = (bucket: Bucket, settings: RateLimitSettings, now: numbe
 export const freshAbuseWindow = (now: number): AbuseWindow => ({ windowStart: now, count: 0, hotSince: null });
 
 /**
- * Counts every rate-limited frame. A session that stays above ABUSE_FACTOR
- * times its limit in consecutive one-second windows for ABUSE_DURATION_MS is
- * abusive. Returns the next window state and whether the threshold was crossed.
- */
-/**
  * Whether countFrame at `now` would only add one to the current window: no
  * new window starts and the session is not found abusive (refusal-lane.ts).
  */
 export const onlyCounts = (window: AbuseWindow, now: number): boolean =>
   window.count !== 0 && now - window.windowStart < WINDOW_MS && !(window.hotSince !== null && now - window.hotSince >= ABUSE_DURATION_MS);
 
+/**
+ * Counts every rate-limited frame. A session that stays above ABUSE_FACTOR
+ * times its limit in consecutive one-second windows for ABUSE_DURATION_MS is
+ * abusive. Returns the next window state and whether the threshold was crossed.
+ */
 export const countFrame = (window: AbuseWindow, settings: RateLimitSettings, now: number): boolean => {
   // A window that has counted nothing yet (the one opened with the socket) starts at
   // its first frame; anchored at the open, it would let a flood that began later in

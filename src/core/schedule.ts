@@ -30,17 +30,17 @@ export class AlarmSchedule {
     return earlier(earliest, this.own());
   }
 
+  /** Whether arm(turn, lowest) would leave the alarm as it is (refusal-lane.ts). */
+  covers(lowest: number | null): boolean {
+    return this.armedAt !== undefined && (lowest === null || (this.armedAt !== null && lowest >= this.armedAt));
+  }
+
   /**
    * Arms the alarm for a turn whose changes need it at `lowest` or earlier.
    * Deadlines only ever need the alarm earlier; a later one is found when the
    * current alarm fires early and recomputes. After a wake the armed time is
    * unknown, so the first event recomputes it in full.
    */
-  /** Whether arm(turn, lowest) would leave the alarm as it is (refusal-lane.ts). */
-  covers(lowest: number | null): boolean {
-    return this.armedAt !== undefined && (lowest === null || (this.armedAt !== null && lowest >= this.armedAt));
-  }
-
   arm(turn: Turn, lowest: number | null): void {
     if (this.armedAt === undefined) {
       const next = this.earliest(turn.now);

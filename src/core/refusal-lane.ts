@@ -40,10 +40,15 @@ import type { IdSource } from './turn';
  *
  * Returns the refusal frame to send, or null.
  */
+/** Whether both of the lane's machine steps are context-only: read from the machine once, it cannot change. */
+let contextOnlySteps: boolean | undefined;
+const stepsAreContextOnly = (): boolean =>
+  (contextOnlySteps ??= contextOnly('rate-limited', 'FRAME') && contextOnly('rate-limited', 'RATE_LIMIT_EXHAUSTED'));
+
 export const laneRefusal = (config: HubConfig, ids: IdSource, session: Session, text: string, now: number): string | null => {
   const snapshot = session.snapshot;
   if (snapshot.status !== 'active' || snapshot.value !== 'rate-limited') return null;
-  if (!contextOnly('rate-limited', 'FRAME') || !contextOnly('rate-limited', 'RATE_LIMIT_EXHAUSTED')) return null;
+  if (!stepsAreContextOnly()) return null;
   if (byteLength(text, config.maxMessageSize) > config.maxMessageSize) return null;
   const settings = rateSettingsOf(config);
   if (hasToken(session.bucket, settings, now) || !onlyCounts(session.abuse, now)) return null;

@@ -2,7 +2,7 @@ import { DEFAULT_CONFIG, type HubConfig } from '../src/config';
 import type { Effect } from '../src/core/effects';
 import type { HubCore } from '../src/core/hub';
 import type { LogEntry } from '../src/core/log';
-import { RuntimeAdapter, type RuntimePlugin } from '../src/runtime/adapter';
+import { RuntimeAdapter, type RuntimeOptions, type RuntimePlugin } from '../src/runtime/adapter';
 import type { RuntimeHooks } from '../src/runtime/hooks';
 import { MemoryConnections, memorySocket, type MemorySocket } from '../src/runtime/memory';
 import { SeededIds, SimClock } from './clock';
@@ -32,6 +32,8 @@ export interface FakeOptions {
   onFault?: (err: unknown, connId: string | undefined) => void;
   /** Sees every effect just before it is performed. */
   onEffect?: (effect: Effect) => void;
+  /** Hold a flooding socket's frames for later turns, as the Durable Object does (src/runtime/fair-queue.ts). */
+  fairness?: RuntimeOptions<MemorySocket>['fairness'];
 }
 
 const rethrow = (err: unknown): never => {
@@ -77,6 +79,7 @@ export class FakeHubObject {
         plugins: opts.plugins,
         hooks: opts.hooks,
         onEffect: opts.onEffect,
+        fairness: opts.fairness,
         // Through perform(), so a test's subclass sees every effect list the core returns.
         dispatch: (effects) => this.perform(effects),
         onFault: opts.onFault ?? rethrow,

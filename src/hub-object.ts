@@ -83,7 +83,15 @@ export class SignalHub extends DurableObject<Env> implements RuntimeHooks {
         log: writeLog,
         count: (field) => this.countShellEvent(field),
       },
-      { config: this.config, secret: typeof env.JWT_SECRET === 'string' ? env.JWT_SECRET : '', plugins, hooks: this },
+      {
+        config: this.config,
+        secret: typeof env.JWT_SECRET === 'string' ? env.JWT_SECRET : '',
+        plugins,
+        hooks: this,
+        // A flooding socket's frames wait for the runtime's next turn, so it reads the other sockets first
+        // (src/runtime/fair-queue.ts). A zero-delay timer is that turn; it is no deadline: those live in the one alarm.
+        fairness: { later: (run) => void setTimeout(run, 0) },
+      },
     );
     // The runtime answers pings itself, so keep-alives never wake the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));

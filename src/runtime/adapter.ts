@@ -8,6 +8,7 @@ import type { LogEntry } from '../core/log';
 import type { HubHost } from '../core/turn';
 import type { ShellCounters } from '../ops/snapshot';
 import type { AlarmPort, Clock, ConnectionManager } from './connections';
+import { FairQueue, type FairQueueLimits, type Later } from './fair-queue';
 import type { ConnectClaim, HubConnection, RuntimeHooks } from './hooks';
 import { hookReplyFrame, internalErrorFrame } from './hub-frames';
 
@@ -72,6 +73,14 @@ export interface RuntimeOptions<S> {
    * tests may override to count them, and which then calls `perform`.
    */
   dispatch?: (effects: Effect[]) => void;
+  /**
+   * Where a flooding socket's frames wait so the runtime reads the others
+   * (src/runtime/fair-queue.ts): `later` runs a callback on a later turn of
+   * the runtime. Absent, every frame is handled as it comes (the harness,
+   * whose traces are replayed in order); with auth on, frames already wait in
+   * one queue and this is not used.
+   */
+  fairness?: { later: Later; limits?: FairQueueLimits };
 }
 
 type EffectKind = Effect['kind'];
@@ -102,6 +111,8 @@ export class RuntimeAdapter<S> {
   private readonly queued: boolean;
   /** Promises of hooks started by the current event; the event's promise waits for them. */
   private pending: Promise<unknown>[] = [];
+  /** Holds a flooding socket's frames (options.fairness); null when every frame is handled as it comes. */
+  private readonly fair: FairQueue<S> | null;
 
   constructor(
     readonly io: RuntimeIO<S>,
@@ -111,6 +122,11 @@ export class RuntimeAdapter<S> {
     this.hooks = options.hooks ?? {};
     this.queued = options.config.authEnabled || this.hooks.authorize !== undefined;
     this.dispatch = options.dispatch ?? ((effects) => this.perform(effects));
+    const { fairness } = options;
+    this.fair =
+      fairness && !this.queued
+        ? new FairQueue<S>((connId, _socket, data) => void this.frame(connId, data)?.catch(() => undefined), fairness.later, fairness.limits)
+        : null;
     const { connections } = io;
     this.performers = {
       send: (e) => {
@@ -180,8 +196,14 @@ export class RuntimeAdapter<S> {
     return core;
   }
 
-  /** Drops the in-memory core, as an eviction does; sockets and storage stay. */
+  /**
+   * Drops the in-memory core, as an eviction does; sockets and storage stay.
+   * Frames held for fairness go too, as frames still in a socket's buffer
+   * would in a crash: none of them was answered. (The runtime does not
+   * hibernate an object with a timer pending; `flush` handles them first.)
+   */
   evict(): void {
+    this.fair?.clear();
     this.core = null;
   }
 
@@ -199,6 +221,7 @@ export class RuntimeAdapter<S> {
 
   /** A new session socket: the core is built from the others first, then this one joins them. */
   open(socket: S, connId: string): void {
+    this.catchUp();
     const core = this.hub();
     this.io.connections.accept(socket, [connId]);
     const now = this.io.clock.now();
@@ -219,16 +242,8 @@ export class RuntimeAdapter<S> {
     if (connId === undefined) return undefined; // inspector frames are ignored
     this.io.connections.track(connId, socket);
     if (!this.queued) {
-      const core = this.hub();
-      let effects: Effect[];
-      try {
-        effects = core.frame(connId, data, this.io.clock.now());
-      } catch (err) {
-        this.coreFailed(err, connId);
-        return undefined;
-      }
-      this.dispatch(effects);
-      return this.settle();
+      if (this.fair !== null && this.fair.hold(connId, socket, data)) return undefined;
+      return this.frame(connId, data);
     }
     const turn = this.inbox.then(async () => {
       const text = typeof data === 'string' ? data : decoder.decode(data);
@@ -248,8 +263,28 @@ export class RuntimeAdapter<S> {
     return turn;
   }
 
+  /** One frame through the core, with auth off (no token check to await). */
+  private frame(connId: string, data: string | ArrayBuffer): Promise<void> | undefined {
+    const core = this.hub();
+    let effects: Effect[];
+    try {
+      effects = core.frame(connId, data, this.io.clock.now());
+    } catch (err) {
+      this.coreFailed(err, connId);
+      return undefined;
+    }
+    this.dispatch(effects);
+    return this.settle();
+  }
+
+  /** Frames held for fairness are handled before any other event, so nothing overtakes a frame that came in first. */
+  private catchUp(): void {
+    this.fair?.drain();
+  }
+
   /** The runtime reports a close. The close handshake is completed at once so the client is not left in CLOSING. */
   closed(socket: S, code: number): Promise<void> | undefined {
+    this.catchUp();
     this.io.connections.close(socket, sendableCode(code), 'closed');
     return this.ended(socket, code);
   }
@@ -260,6 +295,7 @@ export class RuntimeAdapter<S> {
   }
 
   alarm(): void {
+    this.catchUp();
     this.io.count?.('alarmRuns');
     this.run(() => {
       const core = this.hub();
@@ -269,6 +305,7 @@ export class RuntimeAdapter<S> {
   }
 
   shutdown(): void {
+    this.catchUp();
     this.run(() => this.hub().shutdown(this.io.clock.now()));
   }
 
@@ -277,6 +314,7 @@ export class RuntimeAdapter<S> {
    * core is awake; an evicted one holds nothing unwritten.
    */
   flush(): void {
+    this.catchUp();
     const core = this.core;
     if (core) this.run(() => core.flush(this.io.clock.now()));
   }
@@ -284,6 +322,7 @@ export class RuntimeAdapter<S> {
   // ---------------------------------------------------------------- internals
 
   private ended(socket: S, code: number): Promise<void> | undefined {
+    this.catchUp();
     const connId = this.connOf(socket);
     if (connId === undefined) {
       this.emit({ type: 'left', socket, tags: this.io.connections.tags(socket) });

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, type HubConfig } from '../../src/config';
+import { buildRequest } from '../../src/protocol/build';
+import { PROTOCOL_VERSION } from '../../src/protocol/envelope';
+import { FakeHubObject, type FakeSocket } from '../../harness/fake-object';
+
+/**
+ * The fair queue inside the runtime adapter, with the real hub core behind
+ * it: one session floods tells while another asks. "Turns" of the runtime
+ * are a list the test runs by hand, as the Durable Object's zero-delay timer
+ * would. Rate limits are raised so every flood frame is a routed tell.
+ */
+const RAISED: HubConfig = { ...DEFAULT_CONFIG, rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 };
+const LIMITS = { streak: 8, slice: 32, maxChars: 1 << 20 };
+
+const setup = () => {
+  const turns: (() => void)[] = [];
+  const fake = new FakeHubObject(RAISED, { fairness: { later: (run) => turns.push(run), limits: LIMITS } });
+  let seq = 0;
+  const connect = (address: string): FakeSocket => {
+    const socket = fake.open();
+    fake.send(socket, JSON.stringify(buildRequest('hub:connect', null, { from: address, id: `c-${address}`, metadata: { protocolVersion: PROTOCOL_VERSION } })));
+    expect(fake.messages(socket).map((m) => m.type)).toContain('hub:connected');
+    return socket;
+  };
+  const tell = (socket: FakeSocket, from: string, to: string, n: number) =>
+    fake.send(socket, JSON.stringify(buildRequest('hub:send', { to, type: 'flood', data: { n } }, { from, id: `t-${seq++}`, pattern: 'tell' })));
+  const ask = (socket: FakeSocket, from: string, to: string, id: string) =>
+    fake.send(socket, JSON.stringify(buildRequest('hub:send', { to, type: 'q', data: {} }, { from, id, pattern: 'ask' })));
+  /** The `n` of every flood message the sink got, in order. */
+  const flood = (sink: FakeSocket) => fake.messages(sink).filter((m) => m.type === 'flood').map((m) => m.payload.n as number);
+  const runTurns = () => {
+    while (turns.length > 0) turns.shift()!();
+  };
+  return { fake, turns, connect, tell, ask, flood, runTurns };
+};
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe('fair turns in the runtime adapter', () => {
+  it('answers an ask from another session ahead of a flood it arrived behind; the flood is delivered whole and in order after', () => {
+    const { fake, turns, connect, tell, ask, flood, runTurns } = setup();
+    const sink = connect('@(sink)');
+    const flooder = connect('@(flooder)');
+    const asker = connect('@(asker)');
+    for (const n of range(200)) tell(flooder, '@(flooder)', '@(sink)', n);
+    // The first 8 were handled as they came; the other 192 wait for the runtime's next turn.
+    expect(flood(sink)).toEqual(range(8));
+    expect(turns).toHaveLength(1);
+    ask(asker, '@(asker)', '@(sink)', 'ask-1');
+    expect(fake.messages(asker).filter((m) => m.correlationId === 'ask-1').map((m) => m.type)).toEqual(['hub:delivery_ack']);
+    expect(fake.messages(sink).at(-1)?.metadata.originalMessageId).toBe('ask-1'); // delivered before the held tells
+    runTurns();
+    expect(flood(sink)).toEqual(range(200));
+  });
+
+  it('a close, an alarm or a new socket first handles every frame held before it', () => {
+    const { fake, connect, tell, flood } = setup();
+    const flooder = connect('@(flooder)');
+    const sink = connect('@(sink)'); // connected second, so the flood's run starts at its first tell
+    for (const n of range(20)) tell(flooder, '@(flooder)', '@(sink)', n);
+    expect(flood(sink)).toEqual(range(8));
+    fake.fireAlarm();
+    expect(flood(sink)).toEqual(range(20));
+    for (const n of range(20)) tell(flooder, '@(flooder)', '@(sink)', 20 + n);
+    fake.open();
+    expect(flood(sink)).toEqual(range(40));
+    for (const n of range(20)) tell(flooder, '@(flooder)', '@(sink)', 40 + n);
+    fake.clientClose(flooder);
+    // All 60 were routed while the flooder was still registered, then it left.
+    expect(flood(sink)).toEqual(range(60));
+  });
+
+  it('hibernation handles the held frames first (flush); a crash loses them, none having been answered', () => {
+    const { fake, connect, tell, flood, runTurns, turns } = setup();
+    const flooder = connect('@(flooder)');
+    const sink = connect('@(sink)');
+    for (const n of range(20)) tell(flooder, '@(flooder)', '@(sink)', n);
+    fake.hibernate();
+    expect(flood(sink)).toEqual(range(20));
+    for (const n of range(20)) tell(flooder, '@(flooder)', '@(sink)', 20 + n);
+    expect(turns.length).toBeGreaterThan(0);
+    fake.crash();
+    runTurns(); // the timer of the crashed instance finds nothing to do
+    expect(flood(sink)).toEqual(range(28));
+    tell(flooder, '@(flooder)', '@(sink)', 40);
+    expect(flood(sink)).toEqual([...range(28), 40]);
+  });
+});

@@ -77,8 +77,8 @@ export interface RuntimeOptions<S> {
    * Where a flooding socket's frames wait so the runtime reads the others
    * (src/runtime/fair-queue.ts): `later` runs a callback on a later turn of
    * the runtime. Absent, every frame is handled as it comes (the harness,
-   * whose traces are replayed in order); with auth on, frames already wait in
-   * one queue and this is not used.
+   * whose traces are replayed in order). With auth on, a held frame joins the
+   * token-check queue when its turn comes.
    */
   fairness?: { later: Later; limits?: FairQueueLimits };
 }
@@ -124,7 +124,7 @@ export class RuntimeAdapter<S> {
     this.dispatch = options.dispatch ?? ((effects) => this.perform(effects));
     const { fairness } = options;
     this.fair =
-      fairness && !this.queued
+      fairness
         ? new FairQueue<S>((connId, _socket, data) => void this.frame(connId, data)?.catch(() => undefined), fairness.later, fairness.limits)
         : null;
     const { connections } = io;
@@ -154,6 +154,11 @@ export class RuntimeAdapter<S> {
 
   get config(): HubConfig {
     return this.options.config;
+  }
+
+  /** Frames the fair queue has held in this instance (0 without one). */
+  get heldFrames(): number {
+    return this.fair?.heldTotal ?? 0;
   }
 
   /** The core if one is built (null after an eviction until the next event). */
@@ -235,15 +240,30 @@ export class RuntimeAdapter<S> {
    * undefined (the hot path allocates no closure). With auth on, frames pass
    * through one queue in arrival order, since the runtime may deliver the
    * next frame while a token check awaits; the promise settles when this
-   * frame's effects are performed.
+   * frame's effects are performed. A frame the fair queue holds is handled
+   * on a later turn and returns undefined here.
    */
   message(socket: S, data: string | ArrayBuffer): Promise<void> | undefined {
     const connId = this.connOf(socket);
     if (connId === undefined) return undefined; // inspector frames are ignored
     this.io.connections.track(connId, socket);
+    if (this.fair !== null && this.fair.hold(connId, socket, data)) return undefined;
+    return this.frame(connId, data);
+  }
+
+  /** One frame through the core: at once with auth off, behind the frames before it with auth on. */
+  private frame(connId: string, data: string | ArrayBuffer): Promise<void> | undefined {
     if (!this.queued) {
-      if (this.fair !== null && this.fair.hold(connId, socket, data)) return undefined;
-      return this.frame(connId, data);
+      const core = this.hub();
+      let effects: Effect[];
+      try {
+        effects = core.frame(connId, data, this.io.clock.now());
+      } catch (err) {
+        this.coreFailed(err, connId);
+        return undefined;
+      }
+      this.dispatch(effects);
+      return this.settle();
     }
     const turn = this.inbox.then(async () => {
       const text = typeof data === 'string' ? data : decoder.decode(data);
@@ -263,20 +283,6 @@ export class RuntimeAdapter<S> {
     return turn;
   }
 
-  /** One frame through the core, with auth off (no token check to await). */
-  private frame(connId: string, data: string | ArrayBuffer): Promise<void> | undefined {
-    const core = this.hub();
-    let effects: Effect[];
-    try {
-      effects = core.frame(connId, data, this.io.clock.now());
-    } catch (err) {
-      this.coreFailed(err, connId);
-      return undefined;
-    }
-    this.dispatch(effects);
-    return this.settle();
-  }
-
   /** Frames held for fairness are handled before any other event, so nothing overtakes a frame that came in first. */
   private catchUp(): void {
     this.fair?.drain();
@@ -284,6 +290,7 @@ export class RuntimeAdapter<S> {
 
   /** The runtime reports a close. The close handshake is completed at once so the client is not left in CLOSING. */
   closed(socket: S, code: number): Promise<void> | undefined {
+    // Before the close handshake: a held frame's reply goes out while the socket still takes it.
     this.catchUp();
     this.io.connections.close(socket, sendableCode(code), 'closed');
     return this.ended(socket, code);
@@ -291,6 +298,7 @@ export class RuntimeAdapter<S> {
 
   /** The socket failed; the hub sees it as an abnormal close. */
   errored(socket: S): Promise<void> | undefined {
+    this.catchUp();
     return this.ended(socket, 1006);
   }
 
@@ -322,7 +330,6 @@ export class RuntimeAdapter<S> {
   // ---------------------------------------------------------------- internals
 
   private ended(socket: S, code: number): Promise<void> | undefined {
-    this.catchUp();
     const connId = this.connOf(socket);
     if (connId === undefined) {
       this.emit({ type: 'left', socket, tags: this.io.connections.tags(socket) });

@@ -63,6 +63,8 @@ export class FairQueue<S> {
   private readonly heldBy = new Map<string, number>();
   private chars = 0;
   private scheduled = false;
+  /** Frames ever held by this instance (tests and profiles read it). */
+  heldTotal = 0;
 
   constructor(
     private readonly handle: (connId: string, socket: S, data: string | ArrayBuffer) => void,
@@ -88,6 +90,7 @@ export class FairQueue<S> {
     // Alone above the bound: everything before it was just handed on, so handling it now keeps the order.
     if (chars > this.limits.maxChars) return false;
     this.held.push({ connId, socket, data });
+    this.heldTotal++;
     this.heldBy.set(connId, (this.heldBy.get(connId) ?? 0) + 1);
     this.chars += chars;
     if (!this.scheduled) {

@@ -17,7 +17,7 @@ import { DurableObject } from 'cloudflare:workers';
  *                 frame costs, for the fairness experiment of bench/README.
  *                 With n > 0, after every n consecutive such frames from the
  *                 same socket the handler settles on a zero-delay timer, so
- *                 the runtime polls its other sockets (src/core/fair-turns.ts)
+ *                 the runtime may poll its other sockets (it does not: bench/README.md, fifth round; what works is holding the frame itself, src/runtime/fair-queue.ts)
  *
  * Anything else is ignored.
  */

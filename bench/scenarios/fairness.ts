@@ -23,6 +23,8 @@ import { inTurn, joinHub, leave, quiesce, room, sleep, type Peer, type Scenario 
 export const ASKERS = 5;
 export const ASK_EVERY_MS = 150;
 export const ASK_TIMEOUT_MS = 2_000;
+/** How long after the flood its last frames may take to be delivered or refused. */
+const FLOOD_SETTLE_MS = 5_000;
 /** Keep this much unsent in the flooder's socket: enough that the server never waits for it. */
 const FLOOD_BUFFER_BYTES = 256 * 1024;
 
@@ -53,8 +55,12 @@ export interface FairRun {
   p99: number | null;
   served: number;
   asked: number;
+  /** Asks sent and not answered within ASK_TIMEOUT_MS. */
+  unanswered: number;
   /** Flood frames the client got into its socket per second. */
   floodRate: number;
+  /** Flood frames neither delivered to the sink nor refused (hub:rate_limited) within FLOOD_SETTLE_MS of the flood's end: 0 unless something is lost. */
+  lost: number;
 }
 
 /** One run: connect, flood for `seconds`, ask on schedule meanwhile, report. */
@@ -69,6 +75,15 @@ export const fairnessRun = async (side: FairSide, server: DevServer, room: strin
   const all = [sink, flooder, ...askers];
   // Nobody reads the queued frames of these clients; keep only what the measure needs.
   for (const p of all) p.client.ws.removeAllListeners('message');
+  // Every flood frame must end up delivered to the sink or refused: counted by a substring, cheaply.
+  let delivered = 0;
+  let refused = 0;
+  sink.client.ws.on('message', (data) => {
+    if (textOf(data).includes('bench.flood')) delivered++;
+  });
+  flooder.client.ws.on('message', (data) => {
+    if (textOf(data).includes('hub:rate_limited')) refused++;
+  });
   const samples: number[] = [];
   let asked = 0;
   const outstanding = new Map<string, number>();
@@ -130,10 +145,13 @@ export const fairnessRun = async (side: FairSide, server: DevServer, room: strin
   // Late answers count only if they are within the timeout; wait that long at most.
   const deadline = Date.now() + ASK_TIMEOUT_MS;
   while (outstanding.size > 0 && Date.now() < deadline) await sleep(20);
+  // A flood the object still works through gets FLOOD_SETTLE_MS more to arrive before what is missing counts as lost.
+  const settled = Date.now() + FLOOD_SETTLE_MS;
+  while (delivered + refused < sent && Date.now() < settled) await sleep(20);
   // Politely (targets.ts leave): a dropped session would stay suspended and be released 30 s later, in another run.
   await leave(all, 10_000);
   await sleep(500);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99), served: samples.length, asked, floodRate: sent / floodSeconds };
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), served: samples.length, asked, unanswered: asked - samples.length, floodRate: sent / floodSeconds, lost: sent - delivered - refused };
 };
 
 /** The hub twice, limits raised and shipped, and the baseline under the same flood, in turn (inTurn). */
@@ -159,7 +177,9 @@ export const fairness: Scenario = async ({ name, targets, o, report, shipped }) 
     { key: 'p50', metric: 'askers p50 ms', unit: 'ms', better: 'lower' },
     { key: 'p99', metric: 'askers p99 ms', unit: 'ms', better: 'lower' },
     { key: 'served', metric: `asks served (of ~${Math.round((o.floodSeconds * 1000 * ASKERS) / ASK_EVERY_MS)}, ${ASK_TIMEOUT_MS} ms cap)`, unit: 'count', better: 'higher' },
+    { key: 'unanswered', metric: `asks not answered within ${ASK_TIMEOUT_MS} ms`, unit: 'count', better: 'lower' },
     { key: 'floodRate', metric: 'flood frames/s written by the client', unit: '1/s', better: 'higher' },
+    { key: 'lost', metric: 'flood frames neither delivered nor refused', unit: 'count', better: 'lower' },
   ];
   const rawWork = rawPrefix ? `, raw flood frames do ${o.baselineWork} parses${o.baselineYield > 0 ? ` and yield every ${o.baselineYield}` : ''}` : '';
   const label = (what: string) => `fairness, 1 flooder + ${ASKERS} askers every ${ASK_EVERY_MS} ms, ${what}${rawWork}`;

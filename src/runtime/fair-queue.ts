@@ -93,10 +93,7 @@ export class FairQueue<S> {
     this.heldTotal++;
     this.heldBy.set(connId, (this.heldBy.get(connId) ?? 0) + 1);
     this.chars += chars;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      this.later(this.turn);
-    }
+    this.schedule();
     return true;
   }
 
@@ -122,11 +119,15 @@ export class FairQueue<S> {
   private readonly turn = (): void => {
     this.scheduled = false;
     for (let i = 0; i < this.limits.slice && this.size > 0; i++) this.next();
-    if (this.size > 0 && !this.scheduled) {
-      this.scheduled = true;
-      this.later(this.turn);
-    }
+    if (this.size > 0) this.schedule();
   };
+
+  /** One pending turn at a time, however many frames wait. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.later(this.turn);
+  }
 
   private next(): void {
     const frame = this.held[this.head]!;

@@ -62,6 +62,8 @@ describe('bench smoke mode', () => {
         // What a flood leaves the askers is the finding, not a fault of the bench: a starved
         // side serves 0 asks and has no latency to report. Whatever is reported is a real figure.
         for (const v of [m.hub, m.baseline]) if (v !== null) expect(v, where).toBeGreaterThanOrEqual(0);
+        // A flood frame is delivered or refused, never dropped, however the askers fare.
+        if (m.key === 'lost') for (const v of [m.hub, m.baseline]) expect(v, where).toBe(0);
         continue;
       }
       for (const v of [m.hub, m.baseline]) {
@@ -100,7 +102,7 @@ describe('bench smoke mode', () => {
       expect(f.rttP50Us, f.probe).toBeGreaterThan(0);
     }
 
-    expect(keys('fairness')).toEqual(['p50', 'p99', 'served', 'floodRate', 'p50', 'p99', 'served', 'floodRate']);
+    expect(keys('fairness')).toEqual(['p50', 'p99', 'served', 'unanswered', 'floodRate', 'lost', 'p50', 'p99', 'served', 'unanswered', 'floodRate', 'lost']);
     expect(keys('refusal')).toEqual(['cpuUsPerFrame', 'answered']);
     // Resume: N queued as tells, then as asks (the raw object's column is the same N delivered live),
     // then the normal path with resume on, with resume off, and the two side by side.

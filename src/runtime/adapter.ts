@@ -112,7 +112,7 @@ export class RuntimeAdapter<S> {
   /** Promises of hooks started by the current event; the event's promise waits for them. */
   private pending: Promise<unknown>[] = [];
   /** Holds a flooding socket's frames (options.fairness); null when every frame is handled as it comes. */
-  private readonly fair: FairQueue<S> | null;
+  private readonly fair: FairQueue | null;
 
   constructor(
     readonly io: RuntimeIO<S>,
@@ -123,10 +123,9 @@ export class RuntimeAdapter<S> {
     this.queued = options.config.authEnabled || this.hooks.authorize !== undefined;
     this.dispatch = options.dispatch ?? ((effects) => this.perform(effects));
     const { fairness } = options;
-    this.fair =
-      fairness
-        ? new FairQueue<S>((connId, _socket, data) => void this.frame(connId, data)?.catch(() => undefined), fairness.later, fairness.limits)
-        : null;
+    // A held frame's promise (hooks it started) has no caller left to wait for it; hooks log their own failures.
+    const later = (connId: string, data: string | ArrayBuffer) => void this.frame(connId, data)?.catch(() => undefined);
+    this.fair = fairness ? new FairQueue(later, fairness.later, fairness.limits) : null;
     const { connections } = io;
     this.performers = {
       send: (e) => {
@@ -247,7 +246,7 @@ export class RuntimeAdapter<S> {
     const connId = this.connOf(socket);
     if (connId === undefined) return undefined; // inspector frames are ignored
     this.io.connections.track(connId, socket);
-    if (this.fair !== null && this.fair.hold(connId, socket, data)) return undefined;
+    if (this.fair !== null && this.fair.hold(connId, data)) return undefined;
     return this.frame(connId, data);
   }
 

@@ -45,19 +45,21 @@ export interface FairQueueLimits {
  */
 export const FAIR_QUEUE_LIMITS: FairQueueLimits = { streak: 8, slice: 32, maxChars: 1 << 20 };
 
-interface Held<S> {
+interface Held {
   connId: string;
-  socket: S;
   data: string | ArrayBuffer;
 }
 
+/** Past this many handed-on slots at the front, the array is compacted, so a backlog that never empties does not grow it. */
+const COMPACT_AT = 1024;
+
 const sizeOf = (data: string | ArrayBuffer): number => (typeof data === 'string' ? data.length : data.byteLength);
 
-export class FairQueue<S> {
+export class FairQueue {
   private last: string | undefined;
   private run = 0;
-  /** Held frames from index `head` on; the array is reset once it is empty, so no shift per frame. */
-  private held: (Held<S> | undefined)[] = [];
+  /** Held frames from index `head` on: no shift per frame; reset once empty, compacted past COMPACT_AT. */
+  private held: (Held | undefined)[] = [];
   private head = 0;
   /** connId -> frames it has held. */
   private readonly heldBy = new Map<string, number>();
@@ -67,7 +69,7 @@ export class FairQueue<S> {
   heldTotal = 0;
 
   constructor(
-    private readonly handle: (connId: string, socket: S, data: string | ArrayBuffer) => void,
+    private readonly handle: (connId: string, data: string | ArrayBuffer) => void,
     private readonly later: Later,
     private readonly limits: FairQueueLimits = FAIR_QUEUE_LIMITS,
   ) {}
@@ -78,7 +80,7 @@ export class FairQueue<S> {
   }
 
   /** Whether this frame is held (true) or is the caller's to handle now (false). */
-  hold(connId: string, socket: S, data: string | ArrayBuffer): boolean {
+  hold(connId: string, data: string | ArrayBuffer): boolean {
     if (connId === this.last) this.run++;
     else {
       this.last = connId;
@@ -89,7 +91,7 @@ export class FairQueue<S> {
     while (this.size > 0 && this.chars + chars > this.limits.maxChars) this.next();
     // Alone above the bound: everything before it was just handed on, so handling it now keeps the order.
     if (chars > this.limits.maxChars) return false;
-    this.held.push({ connId, socket, data });
+    this.held.push({ connId, data });
     this.heldTotal++;
     this.heldBy.set(connId, (this.heldBy.get(connId) ?? 0) + 1);
     this.chars += chars;
@@ -118,8 +120,12 @@ export class FairQueue<S> {
 
   private readonly turn = (): void => {
     this.scheduled = false;
-    for (let i = 0; i < this.limits.slice && this.size > 0; i++) this.next();
-    if (this.size > 0) this.schedule();
+    try {
+      for (let i = 0; i < this.limits.slice && this.size > 0; i++) this.next();
+    } finally {
+      // Even if a handler threw, the frames behind it get their turn.
+      if (this.size > 0) this.schedule();
+    }
   };
 
   /** One pending turn at a time, however many frames wait. */
@@ -135,11 +141,14 @@ export class FairQueue<S> {
     if (this.head === this.held.length) {
       this.held = [];
       this.head = 0;
+    } else if (this.head >= COMPACT_AT && this.head * 2 >= this.held.length) {
+      this.held = this.held.slice(this.head);
+      this.head = 0;
     }
     this.chars -= sizeOf(frame.data);
     const left = this.heldBy.get(frame.connId)! - 1;
     if (left === 0) this.heldBy.delete(frame.connId);
     else this.heldBy.set(frame.connId, left);
-    this.handle(frame.connId, frame.socket, frame.data);
+    this.handle(frame.connId, frame.data);
   }
 }

@@ -11,10 +11,10 @@ const LIMITS: FairQueueLimits = { streak: 3, slice: 2, maxChars: 40 };
 const setup = (limits = LIMITS) => {
   const handled: string[] = [];
   const turns: (() => void)[] = [];
-  const queue = new FairQueue<string>((connId, _socket, data) => handled.push(`${connId}:${String(data)}`), (run) => turns.push(run), limits);
+  const queue = new FairQueue((connId, data) => handled.push(`${connId}:${String(data)}`), (run) => turns.push(run), limits);
   /** Frames the caller handles itself when the queue does not hold them, as the adapter does. */
   const arrive = (connId: string, data: string): boolean => {
-    const held = queue.hold(connId, connId, data);
+    const held = queue.hold(connId, data);
     if (!held) handled.push(`${connId}:${data}`);
     return held;
   };
@@ -74,6 +74,39 @@ describe('FairQueue', () => {
     runTurn();
     expect(handled).toEqual(['a:a1', 'a:a2', 'a:a3']);
     expect(arrive('a', 'a6')).toBe(false); // a new run starts after a crash
+  });
+
+  it('a backlog that never empties keeps its order and does not grow the queue without end', () => {
+    const { arrive, handled, runTurn, queue } = setup({ streak: 1, slice: 2, maxChars: 1 << 20 });
+    // Three frames come in per turn and two are handed on: the backlog grows by one each turn and never empties.
+    for (let i = 0; i < 3000; i++) {
+      for (let k = 0; k < 3; k++) arrive('a', `${3 * i + k}`);
+      runTurn();
+    }
+    expect(queue.size).toBe(9000 - 1 - 2 * 3000); // the first frame was handled at once, then 2 per turn
+    const slots = (queue as unknown as { held: unknown[] }).held.length;
+    expect(slots).toBeLessThan(2 * queue.size + 1024);
+    queue.drain();
+    expect(handled).toEqual(Array.from({ length: 9000 }, (_, i) => `a:${i}`));
+  });
+
+  it('a handler that throws does not strand the frames behind it', () => {
+    const turns: (() => void)[] = [];
+    const handled: string[] = [];
+    const queue = new FairQueue(
+      (_c, data) => {
+        if (data === 'boom') throw new Error('boom');
+        handled.push(String(data));
+      },
+      (run) => turns.push(run),
+      { streak: 1, slice: 4, maxChars: 100 },
+    );
+    expect(queue.hold('a', 'inline')).toBe(false); // the caller handles it
+    for (const d of ['boom', 'x', 'y']) expect(queue.hold('a', d)).toBe(true);
+    expect(() => turns.shift()!()).toThrow('boom');
+    expect(turns).toHaveLength(1); // the next turn is asked for all the same
+    turns.shift()!();
+    expect(handled).toEqual(['x', 'y']);
   });
 
   /** Arrivals from three sockets, turns of the runtime, and drains (another event), in any order. */

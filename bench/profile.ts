@@ -9,6 +9,7 @@
  *   npx tsx bench/profile.ts --refusals           # one session floods with the shipped limits
  *   npx tsx bench/profile.ts --out /tmp/x.cpuprofile --pairs 5 --messages 4000
  *   npx tsx bench/profile.ts --baseline          # the raw object under the same tell stream (`to:` frames)
+ *   npx tsx bench/profile.ts --broadcast 1000     # 20 broadcasts to 1000 sessions, one after another (with --baseline: `fan:`)
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -39,11 +40,14 @@ const arg = (name: string, fallback: string): string => {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 };
 const refusals = process.argv.includes('--refusals');
+/** Recipients of each broadcast (0: the tell stream). */
+const broadcast = Number(arg('--broadcast', '0'));
 /** The raw object instead of the hub, so that a function's share can be read beside the runtime's floor. */
 const baseline = process.argv.includes('--baseline');
-const pairs = Number(arg('--pairs', refusals ? '1' : '10'));
-const messages = Number(arg('--messages', refusals ? '20000' : '2000'));
-const out = arg('--out', `/tmp/signal-hub-${baseline ? 'baseline-' : ''}${refusals ? 'refusals' : 'tell'}.cpuprofile`);
+const pairs = broadcast > 0 ? 1 : Number(arg('--pairs', refusals ? '1' : '10'));
+const messages = Number(arg('--messages', refusals ? '20000' : broadcast > 0 ? '20' : '2000'));
+const what = refusals ? 'refusals' : broadcast > 0 ? `broadcast-${broadcast}` : 'tell';
+const out = arg('--out', `/tmp/signal-hub-${baseline ? 'baseline-' : ''}${what}.cpuprofile`);
 
 /** Profiler.setSamplingInterval, in microseconds. */
 const SAMPLING_US = 100;
@@ -141,7 +145,8 @@ const summarise = (p: Profile, moduleOf: (line: number) => string) => {
 };
 
 const main = async () => {
-  if (baseline && refusals) throw new Error('--baseline profiles the tell stream only');
+  if (baseline && refusals) throw new Error('--baseline profiles the tell stream and broadcasts only');
+  if (refusals && broadcast > 0) throw new Error('--refusals and --broadcast are two different streams');
   const server = await startDevServer(baseline ? { config: 'bench/baseline/wrangler.toml' } : { vars: refusals ? {} : RAISED_LIMITS });
   try {
     const procs = findWorkerd(server.pid, Number(new URL(server.baseUrl).port));
@@ -154,9 +159,13 @@ const main = async () => {
       return { client, address };
     };
     const senders = await Promise.all(Array.from({ length: pairs }, (_, i) => join(`s${i}`)));
-    const receivers = await Promise.all(Array.from({ length: pairs }, (_, i) => join(`r${i}`)));
+    // 25 connects in flight at a time, as the bench's setup does.
+    const receivers: Awaited<ReturnType<typeof join>>[] = [];
+    for (let i = 0; i < Math.max(pairs, broadcast); i += 25) {
+      receivers.push(...(await Promise.all(Array.from({ length: Math.min(25, Math.max(pairs, broadcast) - i) }, (_, k) => join(`r${i + k}`)))));
+    }
     let got = 0;
-    const expected = refusals ? messages : pairs * messages;
+    const expected = refusals ? messages : broadcast > 0 ? broadcast * messages : pairs * messages;
     for (const peer of refusals ? senders : receivers) peer.client.ws.on('message', () => void got++);
     const inspector = await devtools(server.inspectorPort);
     await inspector.call('Profiler.enable');
@@ -164,7 +173,15 @@ const main = async () => {
     await inspector.call('Profiler.start');
     const cpu0 = cpuMs(procs.runtime);
     const t0 = performance.now();
-    for (let m = 0; m < messages; m++) {
+    for (let m = 0; m < messages && broadcast > 0; m++) {
+      const from = senders[0]!.address;
+      if (baseline) senders[0]!.client.sendRaw(`fan:${baselineBody('bench.fan', from, '*', { m })}`);
+      else senders[0]!.client.sendRaw(JSON.stringify(buildRequest('hub:broadcast', { type: 'bench.fan', data: { m } }, { from, pattern: 'tell' })));
+      // One at a time: each broadcast reaches every recipient before the next is sent.
+      const until = Date.now() + 30_000;
+      while (got < broadcast * (m + 1) && Date.now() < until) await sleep(2);
+    }
+    for (let m = 0; m < messages && broadcast === 0; m++) {
       for (let p = 0; p < pairs; p++) {
         const to = receivers[p]!.address;
         if (baseline) senders[p]!.client.sendRaw(`to:${to}:${baselineBody('bench.tell', senders[p]!.address, to, { m })}`);
@@ -185,7 +202,8 @@ const main = async () => {
     inspector.close();
     writeFileSync(out, JSON.stringify(profile));
     writeFileSync(out.replace(/\.cpuprofile$/, '') + '.bundle.js', source);
-    console.log(`${baseline ? 'raw object, ' : ''}${refusals ? 'refusal flood' : `${pairs} pairs x ${messages} tells`}: ${got} of ${expected} frames back in ${wall.toFixed(0)} ms; runtime CPU ${cpu.toFixed(0)} ms = ${((cpu * 1000) / Math.max(1, got)).toFixed(1)} us per frame (profiler on, so above the bench figure)`);
+    const stream = refusals ? 'refusal flood' : broadcast > 0 ? `${messages} broadcasts to ${broadcast}` : `${pairs} pairs x ${messages} tells`;
+    console.log(`${baseline ? 'raw object, ' : ''}${stream}: ${got} of ${expected} frames back in ${wall.toFixed(0)} ms; runtime CPU ${cpu.toFixed(0)} ms = ${((cpu * 1000) / Math.max(1, got)).toFixed(1)} us per frame (profiler on, so above the bench figure)`);
     console.log(`profile written to ${out}`);
     summarise(profile, moduleMap(source));
     for (const p of [...senders, ...receivers]) p.client.terminate();

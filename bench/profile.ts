@@ -160,9 +160,10 @@ const main = async () => {
     };
     const senders = await Promise.all(Array.from({ length: pairs }, (_, i) => join(`s${i}`)));
     // 25 connects in flight at a time, as the bench's setup does.
+    const receiverCount = Math.max(pairs, broadcast);
     const receivers: Awaited<ReturnType<typeof join>>[] = [];
-    for (let i = 0; i < Math.max(pairs, broadcast); i += 25) {
-      receivers.push(...(await Promise.all(Array.from({ length: Math.min(25, Math.max(pairs, broadcast) - i) }, (_, k) => join(`r${i + k}`)))));
+    for (let i = 0; i < receiverCount; i += 25) {
+      receivers.push(...(await Promise.all(Array.from({ length: Math.min(25, receiverCount - i) }, (_, k) => join(`r${i + k}`)))));
     }
     let got = 0;
     const expected = refusals ? messages : broadcast > 0 ? broadcast * messages : pairs * messages;

@@ -8,6 +8,11 @@ import type { Session } from './session';
 import { countRefusal } from './totals';
 import type { IdSource } from './turn';
 
+/** Whether both of the lane's machine steps are context-only: read from the machine once, it cannot change. */
+let contextOnlySteps: boolean | undefined;
+const stepsAreContextOnly = (): boolean =>
+  (contextOnlySteps ??= contextOnly('rate-limited', 'FRAME') && contextOnly('rate-limited', 'RATE_LIMIT_EXHAUSTED'));
+
 /**
  * The refusal lane (issue 11): a frame from a session that is already
  * `rate-limited`, whose bucket is still empty, answered without a turn.
@@ -40,11 +45,6 @@ import type { IdSource } from './turn';
  *
  * Returns the refusal frame to send, or null.
  */
-/** Whether both of the lane's machine steps are context-only: read from the machine once, it cannot change. */
-let contextOnlySteps: boolean | undefined;
-const stepsAreContextOnly = (): boolean =>
-  (contextOnlySteps ??= contextOnly('rate-limited', 'FRAME') && contextOnly('rate-limited', 'RATE_LIMIT_EXHAUSTED'));
-
 export const laneRefusal = (config: HubConfig, ids: IdSource, session: Session, text: string, now: number): string | null => {
   const snapshot = session.snapshot;
   if (snapshot.status !== 'active' || snapshot.value !== 'rate-limited') return null;

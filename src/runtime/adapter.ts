@@ -124,8 +124,8 @@ export class RuntimeAdapter<S> {
     this.dispatch = options.dispatch ?? ((effects) => this.perform(effects));
     const { fairness } = options;
     // A held frame's promise (hooks it started) has no caller left to wait for it; hooks log their own failures.
-    const later = (connId: string, data: string | ArrayBuffer) => void this.frame(connId, data)?.catch(() => undefined);
-    this.fair = fairness ? new FairQueue(later, fairness.later, fairness.limits) : null;
+    const handleHeld = (connId: string, data: string | ArrayBuffer) => void this.frame(connId, data)?.catch(() => undefined);
+    this.fair = fairness ? new FairQueue(handleHeld, fairness.later, fairness.limits) : null;
     const { connections } = io;
     this.performers = {
       send: (e) => {

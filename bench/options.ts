@@ -64,6 +64,14 @@ export const DEFAULTS: Options = {
   maxSeconds: 900,
 };
 
+/**
+ * Fan-out runs per side: three times the other scenarios' `repeat` (as many
+ * with --smoke). One run takes well under a second, connecting the room is
+ * what is expensive, and the time to the last of 1000 deliveries spreads
+ * ±30 % between runs on both sides (bench/README.md, ninth round).
+ */
+export const fanRepeat = (o: Pick<Options, 'repeat' | 'smoke'>): number => (o.smoke ? o.repeat : o.repeat * 3);
+
 /** Tiny sizes: every code path of the bench in well under a minute. */
 export const SMOKE: Partial<Options> = {
   repeat: 1,

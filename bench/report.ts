@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Options, ScenarioName } from './options';
+import { fanRepeat, type Options, type ScenarioName } from './options';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -176,7 +176,7 @@ export const renderTable = (report: Report): string => {
   const vars = Object.entries(report.hubVars)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  lines.push(`Signal Hub bench, ${report.date}, mode ${report.mode}, medians of ${report.options.repeat} run(s) (memory: 1)`);
+  lines.push(`Signal Hub bench, ${report.date}, mode ${report.mode}, medians of ${report.options.repeat} run(s) (memory: 1, fan-out: ${fanRepeat({ repeat: report.options.repeat, smoke: report.mode === 'smoke' })})`);
   lines.push(
     `machine: ${report.machine.nproc} cores, ${report.machine.cpu}, ${report.machine.memoryMiB} MiB, node ${report.machine.node}, wrangler ${report.machine.wrangler}, load average ${report.machine.loadAverage1m} at start, ${report.machine.loadAverage1mAtEnd ?? '?'} at end`,
   );

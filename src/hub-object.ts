@@ -88,8 +88,9 @@ export class SignalHub extends DurableObject<Env> implements RuntimeHooks {
         secret: typeof env.JWT_SECRET === 'string' ? env.JWT_SECRET : '',
         plugins,
         hooks: this,
-        // A flooding socket's frames wait for the runtime's next turn, so it reads the other sockets first
-        // (src/runtime/fair-queue.ts). A zero-delay timer is that turn; it is no deadline: those live in the one alarm.
+        // Frames past a burst wait for the runtime's next turn, so it reads the other sockets first and a busy
+        // object handles frames in batches (src/runtime/fair-queue.ts). A zero-delay timer is that turn; it is no
+        // deadline: those live in the one alarm.
         fairness: { later: (run) => void setTimeout(run, 0) },
       },
     );

@@ -74,11 +74,12 @@ export interface RuntimeOptions<S> {
    */
   dispatch?: (effects: Effect[]) => void;
   /**
-   * Where a flooding socket's frames wait so the runtime reads the others
-   * (src/runtime/fair-queue.ts): `later` runs a callback on a later turn of
-   * the runtime. Absent, every frame is handled as it comes (the harness,
-   * whose traces are replayed in order). With auth on, a held frame joins the
-   * token-check queue when its turn comes.
+   * Where frames past a burst wait, so the runtime reads the other sockets
+   * and frames are handled in batches (src/runtime/fair-queue.ts): `later`
+   * runs a callback on a later turn of the runtime. Absent, every frame is
+   * handled as it comes (the harness, whose traces are replayed in order).
+   * With auth on, a held frame joins the token-check queue when its turn
+   * comes.
    */
   fairness?: { later: Later; limits?: FairQueueLimits };
 }
@@ -111,7 +112,7 @@ export class RuntimeAdapter<S> {
   private readonly queued: boolean;
   /** Promises of hooks started by the current event; the event's promise waits for them. */
   private pending: Promise<unknown>[] = [];
-  /** Holds a flooding socket's frames (options.fairness); null when every frame is handled as it comes. */
+  /** Holds frames past a burst (options.fairness); null when every frame is handled as it comes. */
   private readonly fair: FairQueue | null;
 
   constructor(

@@ -27,22 +27,43 @@ const setup = (limits = LIMITS) => {
 };
 
 describe('FairQueue', () => {
-  it('hands a short run of one socket straight back, then holds the rest and lets another socket in first', () => {
+  it('handles a short burst at once, holds the frames after it, and gives each socket with frames held one in turn', () => {
     const { arrive, handled, runTurn, turns, queue } = setup();
     expect(['a1', 'a2', 'a3'].map((d) => arrive('a', d))).toEqual([false, false, false]);
+    expect(turns).toHaveLength(1); // the turn that ends the burst
     expect(arrive('a', 'a4')).toBe(true);
     expect(arrive('a', 'a5')).toBe(true);
+    expect(arrive('b', 'b1')).toBe(true); // the burst counts every socket's frames: b waits for the turn too
+    expect(arrive('a', 'a6')).toBe(true);
     expect(turns).toHaveLength(1); // one turn is asked for, however many frames wait
-    expect(arrive('b', 'b1')).toBe(false); // b has nothing held: handled now, ahead of a4 and a5
-    expect(arrive('a', 'a6')).toBe(true); // a still has frames held: a6 queues behind them, though b broke the run
-    expect(handled).toEqual(['a:a1', 'a:a2', 'a:a3', 'b:b1']);
-    expect(runTurn()).toBe(true); // slice 2
-    expect(handled.slice(4)).toEqual(['a:a4', 'a:a5']);
-    expect(queue.size).toBe(1);
+    expect(handled).toEqual(['a:a1', 'a:a2', 'a:a3']);
+    expect(runTurn()).toBe(true); // slice 2: one of a's, then b's, though a held three before b's came
+    expect(handled.slice(3)).toEqual(['a:a4', 'b:b1']);
+    expect(queue.size).toBe(2);
+    // The turn ended the burst: a socket with nothing held is handled at once again.
+    expect(arrive('c', 'c1')).toBe(false);
+    expect(arrive('a', 'a7')).toBe(true); // a still has frames held: a7 queues behind them
+    expect(handled.slice(5)).toEqual(['c:c1']);
     expect(runTurn()).toBe(true);
-    expect(handled.slice(6)).toEqual(['a:a6']);
+    expect(handled.slice(6)).toEqual(['a:a5', 'a:a6']);
+    expect(runTurn()).toBe(true);
+    expect(handled.slice(8)).toEqual(['a:a7']);
     expect(queue.size).toBe(0);
-    expect(runTurn()).toBe(false); // nothing left, no turn asked for
+    expect(runTurn()).toBe(false); // nothing left, no turn asked for (c1's was already pending)
+  });
+
+  it('holds a socket\'s run longer than the streak even when the runtime runs a turn between its frames', () => {
+    const { arrive, handled, runTurn } = setup();
+    for (const d of ['a1', 'a2', 'a3']) {
+      expect(arrive('a', d)).toBe(false);
+      runTurn(); // the runtime ran its timers: no burst, but still one socket's run
+    }
+    expect(arrive('a', 'a4')).toBe(true);
+    expect(arrive('b', 'b1')).toBe(false); // another socket, nothing held, no burst: at once
+    expect(arrive('a', 'a5')).toBe(true); // b broke a's run, but a has a frame held: a5 queues behind it
+    expect(handled).toEqual(['a:a1', 'a:a2', 'a:a3', 'b:b1']);
+    runTurn();
+    expect(handled.slice(4)).toEqual(['a:a4', 'a:a5']);
   });
 
   it('drain hands on every held frame at once, in arrival order', () => {
@@ -76,18 +97,20 @@ describe('FairQueue', () => {
     expect(arrive('a', 'a6')).toBe(false); // a new run starts after a crash
   });
 
-  it('a backlog that never empties keeps its order and does not grow the queue without end', () => {
-    const { arrive, handled, runTurn, queue } = setup({ streak: 1, slice: 2, maxChars: 1 << 20 });
-    // Three frames come in per turn and two are handed on: the backlog grows by one each turn and never empties.
-    for (let i = 0; i < 3000; i++) {
+  it('a backlog that never empties keeps its order and does not grow its array without end', () => {
+    const { arrive, handled, runTurn, queue } = setup({ streak: 1, slice: 3, maxChars: 1 << 20 });
+    for (let i = 0; i < 6; i++) arrive('a', `${i}`); // 0 at once, 5 held
+    // Three frames come in per turn and three are handed on: five stay held and the backlog never empties.
+    for (let i = 2; i < 3002; i++) {
       for (let k = 0; k < 3; k++) arrive('a', `${3 * i + k}`);
       runTurn();
     }
-    expect(queue.size).toBe(9000 - 1 - 2 * 3000); // the first frame was handled at once, then 2 per turn
-    const slots = (queue as unknown as { held: unknown[] }).held.length;
-    expect(slots).toBeLessThan(2 * queue.size + 1024);
+    expect(queue.size).toBe(5);
+    const backlog = (queue as unknown as { backlogs: Map<string, { frames: unknown[] }> }).backlogs.get('a')!;
+    // Handed-on slots are dropped once 1024 of them make up at least half the array (9000 slots without).
+    expect(backlog.frames.length).toBeLessThanOrEqual(1024 + queue.size);
     queue.drain();
-    expect(handled).toEqual(Array.from({ length: 9000 }, (_, i) => `a:${i}`));
+    expect(handled).toEqual(Array.from({ length: 9006 }, (_, i) => `a:${i}`));
   });
 
   it('a handler that throws does not strand the frames behind it', () => {
@@ -116,29 +139,43 @@ describe('FairQueue', () => {
     { arbitrary: fc.constant({ kind: 'drain' as const }), weight: 1 },
   );
 
-  it('hands on every frame exactly once, each socket in its own order, within its bound, and never holds a socket that has nothing held and is not on a run', () => {
+  it('hands on every frame exactly once, each socket in its own order, within its bound; holds a frame only after a burst, on a long run or behind its socket\'s own; serves the sockets with frames held in turn', () => {
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 80 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), (steps, streak, slice) => {
-        const limits = { streak, slice, maxChars: 30 };
+      fc.property(fc.array(step, { maxLength: 100 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 20, max: 100 }), (steps, streak, slice, maxChars) => {
+        const limits = { streak, slice, maxChars };
         const { arrive, handled, runTurn, queue } = setup(limits);
         const sent: string[] = [];
+        const waitingOf = (conn: string) => sent.filter((f) => f.startsWith(`${conn}:`) && !handled.includes(f)).length;
+        /** Frames handled as they came since the last turn ran. */
+        let burst = 0;
+        /** The last frame's socket, and its frames in a row. */
         let last: string | null = null;
         let run = 0;
         let n = 0;
         for (const s of steps) {
-          if (s.kind === 'turn') runTurn();
-          else if (s.kind === 'drain') {
+          if (s.kind === 'turn') {
+            const before = new Map(['a', 'b', 'c'].map((c) => [c, waitingOf(c)]));
+            const count = handled.length;
+            if (runTurn()) burst = 0;
+            // In turn: two sockets that had frames held before the turn and still have some got as many, give or take one.
+            const got = new Map<string, number>();
+            for (const f of handled.slice(count)) got.set(f[0]!, (got.get(f[0]!) ?? 0) + 1);
+            const stayed = ['a', 'b', 'c'].filter((c) => before.get(c)! > 0 && waitingOf(c) > 0);
+            for (const x of stayed) for (const y of stayed) expect(Math.abs((got.get(x) ?? 0) - (got.get(y) ?? 0))).toBeLessThanOrEqual(1);
+          } else if (s.kind === 'drain') {
             queue.drain();
             expect(queue.size).toBe(0);
           } else {
             const data = `${n++}`.padEnd(s.size, '.');
+            const waiting = waitingOf(s.conn);
             run = s.conn === last ? run + 1 : 1;
             last = s.conn;
-            const waiting = sent.filter((f) => f.startsWith(`${s.conn}:`) && !handled.includes(f)).length;
             sent.push(`${s.conn}:${data}`);
             const held = arrive(s.conn, data);
-            // Held only for a run longer than the streak, or behind the socket's own held frames.
-            expect(held).toBe(run > streak || waiting > 0);
+            // Held only after a burst of `streak` frames with no turn between, on a socket's run longer than
+            // `streak` (no other socket's frame between), or behind the socket's own held frames.
+            expect(held).toBe(burst >= streak || run > streak || waiting > 0);
+            if (!held) burst++;
           }
           let chars = 0;
           for (const f of sent) if (!handled.includes(f)) chars += f.length - 2;

@@ -18,9 +18,9 @@
  * things: from any sockets with no turn of the runtime between them (a busy
  * object), or from one socket with no other socket's frame between them (a
  * flood, even where the runtime runs its timers between frames, as the
- * test pool's does). Each socket with frames held gives one in
- * turn, so a socket with one frame held waits for at most a turn, however
- * many a flooder holds. Once a socket has frames held, all its frames queue
+ * test pool's does). Each socket with frames held gives one in turn, so a
+ * socket with one frame held waits for at most a turn, however many a
+ * flooder holds. Once a socket has frames held, all its frames queue
  * behind them until none is left, so its own order never changes; frames
  * of different sockets may overtake each other, as if they had come in in
  * another order. Nothing is answered before it is handled, so a held frame
@@ -117,6 +117,7 @@ export class FairQueue {
     while (this.count > 0 && this.chars + chars > this.limits.maxChars) this.next();
     // Alone above the bound: everything before it was just handed on, so handling it now keeps the order.
     if (chars > this.limits.maxChars) return false;
+    // Looked up again: handing frames on above may have emptied this socket's backlog and dropped it.
     backlog = this.backlogs.get(connId);
     if (backlog === undefined) {
       backlog = { frames: [], head: 0 };

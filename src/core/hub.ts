@@ -7,7 +7,7 @@ import type { Effect } from './effects';
 import { emptyStats, type Counters } from './stats';
 import { runJobBatches } from './delivery';
 import { lifecycleHandlers } from './lifecycle';
-import { backpressure, messagingHandlers } from './messaging';
+import { backpressure, backpressureDue, messagingHandlers } from './messaging';
 import { SUBSCRIPTION_NAMESPACES } from './topics';
 import { RegistryCache } from './registry-cache';
 import { CachedKvStore } from './kv-cache';
@@ -204,6 +204,40 @@ export class HubCore implements HubOps, PipelineHub {
     turn.dirty.add(session);
     turn.log.log('debug', 'session.opened', { sessionId });
     return this.finish(turn);
+  }
+
+  /**
+   * The runtime now holds `count` frames of this session unhandled
+   * (src/runtime/fair-queue.ts). They are the session's queued work as much
+   * as its queued fan-out, so they count towards the advisory hub:pause /
+   * hub:resume. Reported on every change, so most calls cross no threshold
+   * and cost neither a turn nor an effect list (null).
+   */
+  held(connId: string, count: number, now: number): Effect[] | null {
+    const session = this.sessions.get(connId);
+    if (session === undefined) return null;
+    session.held = count;
+    if (!isLive(session) || !backpressureDue(this.config, session)) return null;
+    const turn = this.turn(now);
+    backpressure(turn, session);
+    return this.finish(turn);
+  }
+
+  /**
+   * Sends hub:pause / hub:resume to every live session whose stored pause
+   * state its queued work no longer matches, or returns null if none. The
+   * runtime calls it once a core is built from the attachments: a session
+   * the hub paused for frames a crash then forgot has been told to wait for
+   * a hub:resume, and nothing else would send it one.
+   */
+  settleBackpressure(now: number): Effect[] | null {
+    let turn: Turn | null = null;
+    for (const session of this.sessions.values()) {
+      if (!isLive(session) || !backpressureDue(this.config, session)) continue;
+      turn ??= this.turn(now);
+      backpressure(turn, session);
+    }
+    return turn === null ? null : this.finish(turn);
   }
 
   /** `auth` is the shell's verdict on a JWT the frame carries (auth on, connect and refresh only). */

@@ -3,6 +3,7 @@ import { permits, permitsBroadcast } from './auth';
 import { deliver, enqueueJob, flushBuffer, isPaused, sendUnknownActor, type Ack } from './delivery';
 import { flatFrame, forwardMetadataJson, frameFor, type FlatFrame } from './flat';
 import { refusePendingAskOverCap, refuseSubscriptionOverCap } from './limits';
+import type { HubConfig } from '../config';
 import type { HandlerTable, HubRequest } from './request';
 import type { Subscribed } from '../protocol/replies';
 import type { Recovery } from './topic-history';
@@ -212,7 +213,7 @@ export const messagingHandlers: HandlerTable = {
   'hub:queue_stats': (req) => {
     const { session, turn } = req;
     req.reply('hub:queue_stats_response', {
-      queueDepth: session.flow.queued + session.flow.buffered,
+      queueDepth: queuedWork(session) + session.flow.buffered,
       processingRate: req.hub.processingRate(turn.now),
       pauseThreshold: turn.config.queuePauseThreshold,
       resumeThreshold: turn.config.queueResumeThreshold,
@@ -235,17 +236,27 @@ const subscribedReply = (req: HubRequest, topic: string, subscriptionId: string,
   ...(recovery && { recovered: recovery.recovered }),
 });
 
+/**
+ * A sender's queued work: recipients of its fan-out still queued, and its
+ * own frames the runtime holds unhandled. Both grow when it sends faster
+ * than the hub gets through, which is what the advisory hub:pause is for.
+ */
+export const queuedWork = (sender: Session): number => sender.flow.queued + (sender.held ?? 0);
+
+/** Whether the sender's queued work has crossed a threshold its hub:pause / hub:resume state has not caught up with. */
+export const backpressureDue = (config: HubConfig, sender: Session): boolean => {
+  const work = queuedWork(sender);
+  return sender.flow.pausedByHub ? work <= config.queueResumeThreshold : work >= config.queuePauseThreshold;
+};
+
 /** Hub-initiated flow control towards a sender whose queued work crosses the thresholds. */
 export const backpressure = (turn: Turn, sender: Session): void => {
+  if (!backpressureDue(turn.config, sender)) return;
   const flow = sender.flow;
   const identity = sender.snapshot.context.identity ?? HUB_ADDRESS;
-  if (!flow.pausedByHub && flow.queued >= turn.config.queuePauseThreshold) {
-    flow.pausedByHub = true;
-    turn.dirty.add(sender);
-    turn.reply(sender.connId, identity, null, 'hub:pause', { reason: 'queue_depth', queueDepth: flow.queued });
-  } else if (flow.pausedByHub && flow.queued <= turn.config.queueResumeThreshold) {
-    flow.pausedByHub = false;
-    turn.dirty.add(sender);
-    turn.reply(sender.connId, identity, null, 'hub:resume', { reason: 'queue_drained', queueDepth: flow.queued });
-  }
+  const queueDepth = queuedWork(sender);
+  flow.pausedByHub = !flow.pausedByHub;
+  turn.dirty.add(sender);
+  if (flow.pausedByHub) turn.reply(sender.connId, identity, null, 'hub:pause', { reason: 'queue_depth', queueDepth });
+  else turn.reply(sender.connId, identity, null, 'hub:resume', { reason: 'queue_drained', queueDepth });
 };

@@ -32,6 +32,12 @@ export interface Session {
   recent?: RecentFrames | undefined;
   /** In memory only: the session's seen-set scope, once fixed (src/core/idempotency.ts). */
   dedupScope?: string | undefined;
+  /**
+   * In memory only: frames of this session the runtime holds, not yet
+   * handled (src/runtime/fair-queue.ts), as it last reported. A crash or an
+   * eviction forgets them, and this with them.
+   */
+  held?: number | undefined;
 }
 
 /** What the session knows of its mailbox, so a live or empty one never costs a storage read. */

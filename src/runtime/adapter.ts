@@ -126,7 +126,21 @@ export class RuntimeAdapter<S> {
     const { fairness } = options;
     // A held frame's promise (hooks it started) has no caller left to wait for it; hooks log their own failures.
     const handleHeld = (connId: string, data: string | ArrayBuffer) => void this.frame(connId, data)?.catch(() => undefined);
-    this.fair = fairness ? new FairQueue(handleHeld, fairness.later, fairness.limits) : null;
+    // Held frames are their sender's queued work: past QUEUE_PAUSE_THRESHOLD the core sends it hub:pause. A core not
+    // built yet has no session to count them for; the next change after it is built reports the whole count.
+    const countHeld = (connId: string, held: number): void => {
+      const core = this.core;
+      if (core === null) return;
+      let effects: Effect[] | null;
+      try {
+        effects = core.held(connId, held, this.io.clock.now());
+      } catch (err) {
+        this.coreFailed(err, connId);
+        return;
+      }
+      if (effects !== null) this.dispatch(effects);
+    };
+    this.fair = fairness ? new FairQueue(handleHeld, fairness.later, fairness.limits, countHeld) : null;
     const { connections } = io;
     this.performers = {
       send: (e) => {
@@ -198,6 +212,9 @@ export class RuntimeAdapter<S> {
       connections.release(connId);
     }
     this.emit({ type: 'woke', core });
+    // A crash forgets held frames, so a sender paused for them would wait for a hub:resume no event brings.
+    const owed = core.settleBackpressure(this.io.clock.now());
+    if (owed !== null) this.dispatch(owed);
     return core;
   }
 

@@ -42,6 +42,9 @@
 /** Runs a callback on a later turn of the runtime, after it has read its other sockets. */
 export type Later = (run: () => void) => void;
 
+/** Told how many frames of a socket are held whenever that changes (the hub counts them as the sender's queued work). */
+export type HeldCount = (connId: string, held: number) => void;
+
 export interface FairQueueLimits {
   /** Frames handled back to back (any sockets with no turn between, or one socket with no other's between) before the next ones are held. */
   streak: number;
@@ -92,6 +95,7 @@ export class FairQueue {
     private readonly handle: (connId: string, data: string | ArrayBuffer) => void,
     private readonly later: Later,
     private readonly limits: FairQueueLimits = FAIR_QUEUE_LIMITS,
+    private readonly counted: HeldCount = () => undefined,
   ) {}
 
   /** Frames held now. */
@@ -128,6 +132,7 @@ export class FairQueue {
     this.heldTotal++;
     this.chars += chars;
     this.schedule();
+    this.counted(connId, backlog.frames.length - backlog.head);
     return true;
   }
 
@@ -140,7 +145,10 @@ export class FairQueue {
     while (this.count > 0) this.next();
   }
 
-  /** Forgets every held frame, as a crash does; none of them was answered. */
+  /**
+   * Forgets every held frame, as a crash does; none of them was answered.
+   * Not reported to `counted`: the hub that counted them is dropped too.
+   */
   clear(): void {
     this.backlogs.clear();
     this.count = 0;
@@ -183,6 +191,8 @@ export class FairQueue {
     }
     this.count--;
     this.chars -= sizeOf(data);
+    // Before the frame is handled: its own reply then sees the count without it.
+    this.counted(connId, backlog.frames.length - backlog.head);
     this.handle(connId, data);
   }
 }

@@ -11,7 +11,14 @@ const LIMITS: FairQueueLimits = { streak: 3, slice: 2, maxChars: 40 };
 const setup = (limits = LIMITS) => {
   const handled: string[] = [];
   const turns: (() => void)[] = [];
-  const queue = new FairQueue((connId, data) => handled.push(`${connId}:${String(data)}`), (run) => turns.push(run), limits);
+  /** The last held count the queue reported for each socket. */
+  const counts = new Map<string, number>();
+  const queue = new FairQueue(
+    (connId, data) => handled.push(`${connId}:${String(data)}`),
+    (run) => turns.push(run),
+    limits,
+    (connId, held) => counts.set(connId, held),
+  );
   /** Frames the caller handles itself when the queue does not hold them, as the adapter does. */
   const arrive = (connId: string, data: string): boolean => {
     const held = queue.hold(connId, data);
@@ -23,7 +30,7 @@ const setup = (limits = LIMITS) => {
     run?.();
     return run !== undefined;
   };
-  return { queue, handled, turns, arrive, runTurn };
+  return { queue, handled, turns, arrive, runTurn, counts };
 };
 
 describe('FairQueue', () => {
@@ -139,11 +146,11 @@ describe('FairQueue', () => {
     { arbitrary: fc.constant({ kind: 'drain' as const }), weight: 1 },
   );
 
-  it('hands on every frame exactly once, each socket in its own order, within its bound; holds a frame only after a burst, on a long run or behind its socket\'s own; serves the sockets with frames held in turn', () => {
+  it('hands on every frame exactly once, each socket in its own order, within its bound, reporting each socket\'s held count; holds a frame only after a burst, on a long run or behind its socket\'s own; serves the sockets with frames held in turn', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 100 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 20, max: 100 }), (steps, streak, slice, maxChars) => {
         const limits = { streak, slice, maxChars };
-        const { arrive, handled, runTurn, queue } = setup(limits);
+        const { arrive, handled, runTurn, queue, counts } = setup(limits);
         const sent: string[] = [];
         const waitingOf = (conn: string) => sent.filter((f) => f.startsWith(`${conn}:`) && !handled.includes(f)).length;
         /** Frames handled as they came since the last turn ran. */
@@ -181,6 +188,8 @@ describe('FairQueue', () => {
           for (const f of sent) if (!handled.includes(f)) chars += f.length - 2;
           expect(chars).toBeLessThanOrEqual(limits.maxChars);
           expect(queue.size).toBe(sent.length - handled.length);
+          // Every change of a socket's held frames was reported: the last count is what it holds now.
+          for (const c of ['a', 'b', 'c']) expect(counts.get(c) ?? 0).toBe(waitingOf(c));
         }
         while (runTurn());
         expect([...handled].sort()).toEqual([...sent].sort());

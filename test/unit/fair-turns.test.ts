@@ -13,9 +13,9 @@ import { FakeHubObject, type FakeSocket } from '../../harness/fake-object';
 const RAISED: HubConfig = { ...DEFAULT_CONFIG, rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 };
 const LIMITS = { streak: 8, slice: 32, maxChars: 1 << 20 };
 
-const setup = () => {
+const setup = (config: HubConfig = RAISED) => {
   const turns: (() => void)[] = [];
-  const fake = new FakeHubObject(RAISED, { fairness: { later: (run) => turns.push(run), limits: LIMITS } });
+  const fake = new FakeHubObject(config, { fairness: { later: (run) => turns.push(run), limits: LIMITS } });
   let seq = 0;
   const runTurns = () => {
     while (turns.length > 0) turns.shift()!();
@@ -109,5 +109,74 @@ describe('fair turns in the runtime adapter', () => {
     expect(flood(sink)).toEqual(range(28));
     tell(flooder, '@(flooder)', '@(sink)', 40);
     expect(flood(sink)).toEqual([...range(28), 40]);
+  });
+
+  it('held frames are their sender\'s queued work: hub:pause once they reach the threshold, hub:resume once they drain below the other', () => {
+    const { fake, connect, tell, flood, turns } = setup({ ...RAISED, queuePauseThreshold: 50, queueResumeThreshold: 10 });
+    const flooder = connect('@(flooder)');
+    const sink = connect('@(sink)'); // connected second, so the flood's run starts at its first tell
+    const notices = () =>
+      fake
+        .messages(flooder)
+        .filter((m) => m.type === 'hub:pause' || m.type === 'hub:resume')
+        .map((m) => [m.type, m.payload.reason, m.payload.queueDepth, m.correlationId]);
+    for (const n of range(8 + 49)) tell(flooder, '@(flooder)', '@(sink)', n);
+    expect(notices()).toEqual([]); // 49 held: one short of the threshold
+    tell(flooder, '@(flooder)', '@(sink)', 57);
+    expect(notices()).toEqual([['hub:pause', 'queue_depth', 50, null]]);
+    for (const n of range(100)) tell(flooder, '@(flooder)', '@(sink)', 58 + n);
+    expect(notices()).toHaveLength(1); // paused already: no repeat while the backlog grows
+    // queue_stats, held behind the flood, is answered with the frames still held behind it.
+    fake.send(flooder, JSON.stringify(buildRequest('hub:queue_stats', null, { from: '@(flooder)', id: 'stats' })));
+    // 151 held (150 tells and queue_stats): each turn hands on 32, so four turns leave 23, still above the resume threshold.
+    for (const _ of range(4)) turns.shift()!();
+    expect(notices()).toHaveLength(1);
+    expect(flood(sink)).toEqual(range(8 + 4 * 32));
+    // The fifth turn takes the count to 10: hub:resume, before the frames after it are handed on.
+    turns.shift()!();
+    expect(notices()).toEqual([
+      ['hub:pause', 'queue_depth', 50, null],
+      ['hub:resume', 'queue_drained', 10, null],
+    ]);
+    const stats = fake.messages(flooder).find((m) => m.correlationId === 'stats');
+    expect(stats?.type).toBe('hub:queue_stats_response');
+    expect(stats?.payload).toMatchObject({ queueDepth: 0, paused: false });
+    expect(flood(sink)).toEqual(range(8 + 150));
+    expect(turns).toHaveLength(0); // nothing left held, so no further turn
+  });
+
+  it('a held frame of queue_stats counts the frames still held behind it', () => {
+    const { fake, connect, tell, turns } = setup({ ...RAISED, queuePauseThreshold: 1000, queueResumeThreshold: 250 });
+    const flooder = connect('@(flooder)');
+    connect('@(sink)');
+    for (const n of range(8)) tell(flooder, '@(flooder)', '@(sink)', n);
+    fake.send(flooder, JSON.stringify(buildRequest('hub:queue_stats', null, { from: '@(flooder)', id: 'stats' })));
+    for (const n of range(40)) tell(flooder, '@(flooder)', '@(sink)', 8 + n);
+    turns.shift()!(); // hands on 32: queue_stats first, 40 tells behind it
+    const stats = fake.messages(flooder).find((m) => m.correlationId === 'stats');
+    expect(stats?.payload).toMatchObject({ queueDepth: 40, paused: false, pauseThreshold: 1000 });
+  });
+
+  it('a crash that forgets the frames a sender was paused for tells it hub:resume on the next event', () => {
+    const { fake, connect, tell, flood, turns } = setup({ ...RAISED, queuePauseThreshold: 50, queueResumeThreshold: 10 });
+    const flooder = connect('@(flooder)');
+    const sink = connect('@(sink)');
+    const notices = () => fake.messages(flooder).filter((m) => m.type === 'hub:pause' || m.type === 'hub:resume').map((m) => [m.type, m.payload.queueDepth]);
+    for (const n of range(8 + 60)) tell(flooder, '@(flooder)', '@(sink)', n);
+    expect(notices()).toEqual([['hub:pause', 50]]);
+    fake.crash();
+    turns.splice(0).forEach((run) => run()); // the crashed instance's timer finds nothing to do
+    expect(notices()).toEqual([['hub:pause', 50]]);
+    // Any event builds the core again: here the sink's heartbeat, not the paused sender's.
+    fake.send(sink, JSON.stringify(buildRequest('hub:heartbeat', { timestamp: 1 }, { from: '@(sink)', id: 'hb' })));
+    expect(notices()).toEqual([
+      ['hub:pause', 50],
+      ['hub:resume', 0],
+    ]);
+    expect(flood(sink)).toEqual(range(8));
+    // Once told, it is not told again on the next wake.
+    fake.crash();
+    fake.send(sink, JSON.stringify(buildRequest('hub:heartbeat', { timestamp: 2 }, { from: '@(sink)', id: 'hb2' })));
+    expect(notices()).toHaveLength(2);
   });
 });

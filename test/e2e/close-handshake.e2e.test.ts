@@ -1,7 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { WsTestClient, type Frame } from '../../harness/net/ws-client';
+import { tidyDevServerTests } from './support/tidy-dev-server';
 
 /**
  * Closes the hub starts, seen from a `ws` client over real TCP: the close
@@ -45,14 +46,7 @@ beforeAll(async () => {
   });
 });
 
-afterEach((ctx) => {
-  for (const client of open.splice(0)) client.terminate();
-  if (ctx.task.result?.state === 'fail') console.error(`--- wrangler output (tail) ---\n${server.output().slice(-6_000)}`);
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
+tidyDevServerTests(open, () => server);
 
 describe('hub-initiated closes reach ws clients promptly', () => {
   it('a connect timeout (alarm) closes a client that has sent a ping within 5 s of the close notice', async () => {

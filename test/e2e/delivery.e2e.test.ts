@@ -1,7 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { HUB_ADDRESS } from '../../src/protocol/envelope';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { WsTestClient, type Frame } from '../../harness/net/ws-client';
+import { tidyDevServerTests } from './support/tidy-dev-server';
 
 /**
  * Delivery (contract §6) as real clients see it: `wrangler dev --local`, `ws`
@@ -53,14 +54,7 @@ beforeAll(async () => {
   server = await startDevServer({ vars: { RATE_LIMIT_PER_SECOND: 100_000, RATE_LIMIT_BURST: 100_000 } });
 });
 
-afterEach((ctx) => {
-  for (const client of open.splice(0)) client.terminate();
-  if (ctx.task.result?.state === 'fail') console.error(`--- wrangler output (tail) ---\n${server.output().slice(-6_000)}`);
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
+tidyDevServerTests(open, () => server);
 
 describe('delivery over TCP (§6)', () => {
   it('hub:send: ask is forwarded flat and acknowledged, tell is forwarded without a reply, unknown target is reported', async () => {

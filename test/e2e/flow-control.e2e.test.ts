@@ -1,6 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { WsTestClient, type Frame } from '../../harness/net/ws-client';
+import { tidyDevServerTests } from './support/tidy-dev-server';
 
 /**
  * Hub-initiated flow control (contract §6) for a sender whose own frames pile
@@ -32,14 +33,7 @@ beforeAll(async () => {
   });
 });
 
-afterEach((ctx) => {
-  for (const client of open.splice(0)) client.terminate();
-  if (ctx.task.result?.state === 'fail') console.error(`--- wrangler output (tail) ---\n${server.output().slice(-6_000)}`);
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
+tidyDevServerTests(open, () => server);
 
 describe('flow control for a flooding sender over TCP (§6)', () => {
   it('a flood the hub holds is told hub:pause past the threshold and hub:resume once drained, and is delivered whole and in order', async () => {

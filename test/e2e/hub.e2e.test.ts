@@ -1,7 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { HUB_ADDRESS, PROTOCOL_VERSION, SERVER_VERSION, SUPPORTED_VERSIONS } from '../../src/protocol/envelope';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { WsTestClient, type Frame } from '../../harness/net/ws-client';
+import { tidyDevServerTests } from './support/tidy-dev-server';
 
 /**
  * The hub as a deployed client sees it: `wrangler dev --local` on a loopback
@@ -30,15 +31,7 @@ beforeAll(async () => {
   server = await startDevServer();
 });
 
-afterEach((ctx) => {
-  for (const client of open.splice(0)) client.terminate();
-  // The runtime's own output is the first thing to read when a test fails.
-  if (ctx.task.result?.state === 'fail') console.error(`--- wrangler output (tail) ---\n${server.output().slice(-6_000)}`);
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
+tidyDevServerTests(open, () => server);
 
 const expectErrorShape = (frame: Frame, type: string, code: string): void => {
   expect(frame.type).toBe(type);

@@ -1,8 +1,9 @@
 import { mintToken } from '../../src/auth/jwt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRequest } from '../../src/protocol/build';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { WsTestClient, type Frame } from '../../harness/net/ws-client';
+import { tidyDevServerTests } from './support/tidy-dev-server';
 
 /**
  * Idempotent resends (docs/PROTOCOL.md "Idempotent requests") as a real
@@ -40,14 +41,7 @@ beforeAll(async () => {
   });
 });
 
-afterEach((ctx) => {
-  for (const client of open.splice(0)) client.terminate();
-  if (ctx.task.result?.state === 'fail') console.error(`--- wrangler output (tail) ---\n${server.output().slice(-6_000)}`);
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
+tidyDevServerTests(open, () => server);
 
 describe('idempotent resend over TCP', () => {
   it('the same frame sent twice on one connection is delivered once and answered twice with the same reply', async () => {

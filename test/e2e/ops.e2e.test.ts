@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 // The source entry: the package directory resolves to its built dist.
 import { HubClient } from '../../src/client/index';
 import { startDevServer, type DevServer } from '../../harness/net/dev-server';
 import { WsTestClient, type Frame } from '../../harness/net/ws-client';
+import { tidyDevServerTests } from './support/tidy-dev-server';
 
 /**
  * The operator surface against `wrangler dev`: /metrics scraped and parsed by
@@ -69,14 +70,7 @@ beforeAll(async () => {
   server = await startDevServer({ vars: { OPERATOR_TOKEN: TOKEN } });
 });
 
-afterEach((ctx) => {
-  for (const client of open.splice(0)) client.terminate();
-  if (ctx.task.result?.state === 'fail') console.error(`--- wrangler output (tail) ---\n${server.output().slice(-6_000)}`);
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
+tidyDevServerTests(open, () => server);
 
 describe('GET /metrics', () => {
   it('refuses a scrape without the operator token, or with a wrong one, with 401', async () => {

@@ -217,7 +217,7 @@ export class HubCore implements HubOps, PipelineHub {
     const session = this.sessions.get(connId);
     if (session === undefined) return null;
     session.held = count;
-    if (!isLive(session) || !backpressureDue(this.config, session)) return null;
+    if (!this.owesFlowNotice(session)) return null;
     const turn = this.turn(now);
     backpressure(turn, session);
     return this.finish(turn);
@@ -233,11 +233,16 @@ export class HubCore implements HubOps, PipelineHub {
   settleBackpressure(now: number): Effect[] | null {
     let turn: Turn | null = null;
     for (const session of this.sessions.values()) {
-      if (!isLive(session) || !backpressureDue(this.config, session)) continue;
+      if (!this.owesFlowNotice(session)) continue;
       turn ??= this.turn(now);
       backpressure(turn, session);
     }
     return turn === null ? null : this.finish(turn);
+  }
+
+  /** Whether a live session's queued work crossed a threshold its hub:pause / hub:resume state has not caught up with. */
+  private owesFlowNotice(session: Session): boolean {
+    return isLive(session) && backpressureDue(this.config, session);
   }
 
   /** `auth` is the shell's verdict on a JWT the frame carries (auth on, connect and refresh only). */
